@@ -1,0 +1,232 @@
+//! Apps: the tenants of the server, looked up by key (WebSocket) and by id (REST).
+//!
+//! The app list is built once at start-up and never changes, so lookups take no lock: the
+//! reactors share one immutable [`Apps`] through an `Arc`. Each app has a dense index
+//! ([`App::idx`]) used to reach its metric cells without a map lookup.
+//!
+//! Seam for later app stores (PostgreSQL, MySQL): [`AppStore`] is what the reactors ask.
+//! A database store would answer from a cache and fill it out of band; the dense index then
+//! comes from a grow-only registry. Only the static store exists today.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::config::AppConfig;
+
+/// One app with its settings and the little shared state it needs.
+#[derive(Debug)]
+pub struct App {
+    /// Dense index, 0..apps, for metric cells and per-app tables.
+    pub idx: usize,
+    /// Settings (id, key, secret, limits).
+    pub config: AppConfig,
+    /// Open WebSocket connections counted against `max_connections`, all reactors.
+    connections: AtomicI64,
+    backend_events: RateLimiter,
+    read_requests: RateLimiter,
+}
+
+impl App {
+    /// Builds app `idx` from its settings.
+    pub fn new(idx: usize, config: AppConfig) -> App {
+        App {
+            idx,
+            backend_events: RateLimiter::new(config.max_backend_events_per_sec),
+            read_requests: RateLimiter::new(config.max_read_req_per_sec),
+            config,
+            connections: AtomicI64::new(0),
+        }
+    }
+
+    /// The app id.
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    /// The app key.
+    pub fn key(&self) -> &str {
+        &self.config.key
+    }
+
+    /// The app secret.
+    pub fn secret(&self) -> &str {
+        &self.config.secret
+    }
+
+    /// Takes one connection slot; `false` when `max_connections` is reached. soketi treats
+    /// -1 and 0 as unlimited, and so do we.
+    pub fn try_open_connection(&self) -> bool {
+        let max = self.config.max_connections;
+        let now = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        if max > 0 && now > max {
+            self.connections.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back a slot taken by [`App::try_open_connection`].
+    pub fn close_connection(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Open WebSocket connections of this app.
+    pub fn connections(&self) -> i64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Consumes `points` from the backend-events budget of the current second.
+    pub fn consume_backend_events(&self, points: u64, now_secs: u64) -> RateDecision {
+        self.backend_events.consume(points, now_secs)
+    }
+
+    /// Consumes one read request from the budget of the current second.
+    pub fn consume_read_request(&self, now_secs: u64) -> RateDecision {
+        self.read_requests.consume(1, now_secs)
+    }
+}
+
+/// What a rate limiter decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// No limit is configured (-1).
+    Unlimited,
+    /// Allowed; `remaining` points left in this second of `limit`.
+    Allowed { limit: u64, remaining: u64 },
+    /// Over the limit.
+    Rejected,
+}
+
+/// A fixed one-second window, as soketi's rate-limiter-flexible setup: -1 disables it, 0
+/// rejects everything. Touched once per REST request, never per delivery.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: i64,
+    window: Mutex<(u64, u64)>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `limit` points per second (-1: unlimited).
+    pub fn new(limit: i64) -> RateLimiter {
+        RateLimiter {
+            limit,
+            window: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Consumes `points` in the second `now_secs`.
+    pub fn consume(&self, points: u64, now_secs: u64) -> RateDecision {
+        if self.limit < 0 {
+            return RateDecision::Unlimited;
+        }
+        let limit = self.limit as u64;
+        let mut w = self.window.lock();
+        if w.0 != now_secs {
+            *w = (now_secs, 0);
+        }
+        if w.1.saturating_add(points) > limit {
+            return RateDecision::Rejected;
+        }
+        w.1 += points;
+        RateDecision::Allowed {
+            limit,
+            remaining: limit - w.1,
+        }
+    }
+}
+
+/// Where the reactors find apps. See the module docs for how other stores plug in.
+pub trait AppStore: Send + Sync {
+    /// The app whose key is `key`.
+    fn by_key(&self, key: &str) -> Option<&Arc<App>>;
+    /// The app whose id is `id`.
+    fn by_id(&self, id: &str) -> Option<&Arc<App>>;
+    /// The app with dense index `idx`.
+    fn get(&self, idx: usize) -> &Arc<App>;
+    /// Number of apps (dense indices are `0..len()`).
+    fn len(&self) -> usize;
+    /// `true` when there are no apps.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The static app list from the configuration.
+#[derive(Debug)]
+pub struct Apps {
+    list: Vec<Arc<App>>,
+    by_key: HashMap<String, usize>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Apps {
+    /// Indexes the configured apps (ids and keys are unique, checked by the config).
+    pub fn new(configs: &[AppConfig]) -> Apps {
+        let list: Vec<Arc<App>> = configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Arc::new(App::new(i, c.clone())))
+            .collect();
+        let by_key = list.iter().map(|a| (a.config.key.clone(), a.idx)).collect();
+        let by_id = list.iter().map(|a| (a.config.id.clone(), a.idx)).collect();
+        Apps {
+            list,
+            by_key,
+            by_id,
+        }
+    }
+
+    /// The ids of all apps, by dense index.
+    pub fn ids(&self) -> Vec<String> {
+        self.list.iter().map(|a| a.config.id.clone()).collect()
+    }
+}
+
+impl AppStore for Apps {
+    fn by_key(&self, key: &str) -> Option<&Arc<App>> {
+        self.by_key.get(key).map(|&i| &self.list[i])
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Arc<App>> {
+        self.by_id.get(id).map(|&i| &self.list[i])
+    }
+
+    fn get(&self, idx: usize) -> &Arc<App> {
+        &self.list[idx]
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_windows() {
+        let r = RateLimiter::new(2);
+        assert_eq!(
+            r.consume(1, 10),
+            RateDecision::Allowed {
+                limit: 2,
+                remaining: 1
+            }
+        );
+        assert_eq!(
+            r.consume(1, 10),
+            RateDecision::Allowed {
+                limit: 2,
+                remaining: 0
+            }
+        );
+        assert_eq!(r.consume(1, 10), RateDecision::Rejected);
+        assert!(matches!(r.consume(2, 11), RateDecision::Allowed { .. }));
+        assert_eq!(RateLimiter::new(0).consume(1, 1), RateDecision::Rejected);
+        assert_eq!(RateLimiter::new(-1).consume(99, 1), RateDecision::Unlimited);
+    }
+}

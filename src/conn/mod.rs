@@ -1,0 +1,241 @@
+//! One TCP connection as a reactor holds it: the socket, its phase, and the few bytes of
+//! state an idle connection needs. Nothing is allocated while a connection is idle: the
+//! write buffer ([`crate::fanout::Outbox`], kept beside the slab) exists only while bytes
+//! wait, the input spill only while a request or frame is unfinished, the extras only for
+//! sockets that signed in, joined a presence channel or must sign in.
+
+use mio::net::TcpStream;
+
+use crate::ws::Decoder;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Speaking HTTP/1.1 (REST API, health routes, or a WebSocket handshake to come).
+    Http,
+    /// An upgraded Pusher WebSocket connection.
+    WebSocket,
+    /// A close frame was queued (or the HTTP response is the last); the socket is dropped
+    /// once the peer closes too or the closing timeout passes. Input is ignored.
+    Closing,
+}
+
+/// Flag bits of [`Conn::flags`].
+pub mod flags {
+    /// WRITABLE interest is armed (a write came up short).
+    pub const WRITABLE_ARMED: u8 = 1;
+    /// Close the socket as soon as the output is flushed.
+    pub const CLOSE_AFTER_FLUSH: u8 = 1 << 2;
+    /// HTTP: a request has started arriving and is not complete yet.
+    pub const REQUEST_PARTIAL: u8 = 1 << 3;
+    /// WebSocket: the server sent `pusher:ping` and waits for any message.
+    pub const PING_SENT: u8 = 1 << 4;
+    /// The connection was counted in the `connected` gauge and the app's quota.
+    pub const COUNTED: u8 = 1 << 5;
+    /// The socket is gone; the slot is freed at the end of the iteration.
+    pub const DEAD: u8 = 1 << 6;
+    /// The read budget ran out with bytes possibly left in the kernel (edge-triggered).
+    pub const READ_PENDING: u8 = 1 << 7;
+}
+
+/// Bytes waiting to be written to one socket.
+///
+/// Invariant: `buf[head..]` are the bytes not yet written; `head <= buf.len()`. Compaction is
+/// lazy: the written prefix is dropped only when it is at least half of the buffer.
+#[derive(Debug, Default)]
+pub struct WriteBuf {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl WriteBuf {
+    /// A buffer with some capacity.
+    pub fn with_capacity(cap: usize) -> WriteBuf {
+        WriteBuf {
+            buf: Vec::with_capacity(cap),
+            head: 0,
+        }
+    }
+
+    /// Bytes waiting.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    /// `true` when nothing waits.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes waiting.
+    #[inline]
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    /// Appends bytes.
+    #[inline]
+    pub fn extend(&mut self, bytes: &[u8]) {
+        if self.head > 0 && self.head * 2 >= self.buf.len() {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The vector to append into directly (for encoders that write into `&mut Vec<u8>`).
+    #[inline]
+    pub fn vec(&mut self) -> &mut Vec<u8> {
+        if self.head > 0 && self.head * 2 >= self.buf.len() {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        &mut self.buf
+    }
+
+    /// Marks `n` more bytes as written.
+    #[inline]
+    pub fn consume(&mut self, n: usize) {
+        self.head += n;
+        debug_assert!(self.head <= self.buf.len());
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+
+    /// Empties the buffer, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
+    }
+
+    /// Allocated capacity.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+/// One subscription of a connection: the local channel and the connection's position in
+/// that channel's subscriber list (kept so that unsubscribing is O(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sub {
+    pub chan: u32,
+    pub pos: u32,
+}
+
+/// Per-connection state only some sockets need.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Signed-in user id (`pusher:signin`), as a string.
+    pub user_id: Option<Box<str>>,
+    /// Presence memberships: (local channel id, the raw JSON `user_id` this socket joined with).
+    pub presence: Vec<(u32, Box<str>)>,
+    /// Client-event rate window: (second, events in it).
+    pub client_events: (u32, u32),
+    /// When the user-authentication deadline passes (reactor seconds), if armed.
+    pub auth_deadline: Option<u32>,
+}
+
+/// A connection. Kept small: it lives in the reactor's slab for as long as the socket does.
+#[derive(Debug)]
+pub struct Conn {
+    pub sock: TcpStream,
+    /// Random half of the socket id (the other half encodes reactor and slot).
+    pub rand: u32,
+    /// Dense app index once upgraded; `u32::MAX` before.
+    pub app: u32,
+    pub phase: Phase,
+    /// [`flags`] bits.
+    pub flags: u8,
+    /// Reactor second of the last bytes received.
+    pub last_rx: u32,
+    /// Reactor second the current phase-dependent timer started: HTTP request start or
+    /// idle start, `pusher:ping` sent, or closing start.
+    pub mark: u32,
+    /// Unconsumed input (an unfinished HTTP request or WebSocket frame); `None` when none.
+    pub spill: Option<Box<Vec<u8>>>,
+    /// WebSocket message reassembly (8 bytes when idle).
+    pub decoder: Decoder,
+    /// Channels this connection is subscribed to.
+    pub subs: Vec<Sub>,
+    /// Sign-in, presence and rate-limit state, for the sockets that need it.
+    pub extra: Option<Box<Extra>>,
+}
+
+impl Conn {
+    /// A freshly accepted connection.
+    pub fn new(sock: TcpStream, now: u32) -> Conn {
+        Conn {
+            sock,
+            rand: 0,
+            app: u32::MAX,
+            phase: Phase::Http,
+            flags: 0,
+            last_rx: now,
+            mark: now,
+            spill: None,
+            decoder: Decoder::default(),
+            subs: Vec::new(),
+            extra: None,
+        }
+    }
+
+    #[inline]
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    #[inline]
+    pub fn set(&mut self, f: u8) {
+        self.flags |= f;
+    }
+
+    #[inline]
+    pub fn clear(&mut self, f: u8) {
+        self.flags &= !f;
+    }
+
+    /// The extras, created on first use.
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// The position of `chan` in [`Conn::subs`].
+    #[inline]
+    pub fn sub_index(&self, chan: u32) -> Option<usize> {
+        self.subs.iter().position(|s| s.chan == chan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_buf_compacts_lazily() {
+        let mut w = WriteBuf::with_capacity(8);
+        w.extend(b"abcdef");
+        w.consume(2);
+        assert_eq!(w.pending(), b"cdef");
+        w.extend(b"g");
+        assert_eq!(w.pending(), b"cdefg");
+        w.consume(4);
+        w.extend(b"hi");
+        assert_eq!(w.pending(), b"ghi");
+        w.consume(3);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn conn_stays_small() {
+        // The per-connection budget is 1 KiB of RSS; the slab entry is the largest part.
+        assert!(
+            std::mem::size_of::<Conn>() <= 96,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! The directory: the state that must be exact across reactors, in one place.
+//!
+//! Subscription counts (for the REST API and occupied/vacated transitions), presence
+//! members, and the cache channels' last events live here, sharded by channel name over a
+//! handful of `parking_lot` mutexes. It is touched on subscribe, unsubscribe, close, REST
+//! reads and cache-channel publishes, never per delivery: the per-message path reads only
+//! the reactor's own [`crate::channels::Channels`].
+//!
+//! Presence order: a membership change and the broadcast it causes are decided under the
+//! channel's shard lock, and every membership change bumps the channel's sequence number.
+//! The caller enqueues the broadcast (tagged with that number) to every reactor's inbox
+//! while still holding the lock, so every reactor sees one channel's broadcasts in the order
+//! of the changes; a joiner remembers the number its member list was taken at and skips
+//! broadcasts already reflected in it.
+//!
+//! Seam for a cluster adapter: the counts and member lists here are this node's; a
+//! horizontal adapter will ask the other nodes and merge, as soketi's does.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+
+const SHARDS: usize = 16;
+
+/// One presence member.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// `user_info` as raw JSON (`null` when absent).
+    pub info: Box<str>,
+    /// Sockets of this user in the channel (on this node).
+    pub sockets: u32,
+}
+
+/// Presence state of a channel.
+#[derive(Debug, Default)]
+pub struct Presence {
+    /// Members by raw JSON `user_id` (so `1` and `"1"` are different users, as in soketi).
+    pub members: HashMap<Box<str>, Member>,
+    /// Bumped by every membership change (member added or removed).
+    pub seq: u64,
+}
+
+/// What the directory knows about one channel.
+#[derive(Debug, Default)]
+pub struct ChannelState {
+    /// Subscribed sockets on this node.
+    pub sockets: u32,
+    /// Presence members, for presence channels.
+    pub presence: Option<Box<Presence>>,
+}
+
+impl ChannelState {
+    /// Number of distinct users (presence channels).
+    pub fn user_count(&self) -> usize {
+        self.presence.as_ref().map_or(0, |p| p.members.len())
+    }
+}
+
+/// A cache channel's last event.
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    expires: Instant,
+    /// The event as the JSON object a subscriber receives (with its `channel`).
+    message: std::sync::Arc<[u8]>,
+}
+
+#[derive(Debug, Default)]
+struct AppShard {
+    channels: HashMap<Box<str>, ChannelState>,
+    cache: HashMap<Box<str>, CacheEntry>,
+}
+
+#[derive(Debug)]
+struct Shard {
+    apps: Vec<AppShard>,
+}
+
+/// The directory (see module docs).
+#[derive(Debug)]
+pub struct Directory {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: BuildHasherDefault<DefaultHasher>,
+}
+
+/// A locked channel entry; dropping it releases the shard lock, removing the entry if it
+/// holds nothing any more.
+pub struct ChannelGuard<'a> {
+    shard: MutexGuard<'a, Shard>,
+    app: usize,
+    name: &'a str,
+}
+
+impl ChannelGuard<'_> {
+    /// The channel's state (created empty if it was absent).
+    pub fn state(&mut self) -> &mut ChannelState {
+        let app = &mut self.shard.apps[self.app];
+        if !app.channels.contains_key(self.name) {
+            app.channels
+                .insert(self.name.into(), ChannelState::default());
+        }
+        app.channels
+            .get_mut(self.name)
+            .expect("entry inserted above")
+    }
+}
+
+impl Drop for ChannelGuard<'_> {
+    fn drop(&mut self) {
+        let app = &mut self.shard.apps[self.app];
+        if let Some(st) = app.channels.get(self.name) {
+            if st.sockets == 0 && st.presence.as_ref().is_none_or(|p| p.members.is_empty()) {
+                app.channels.remove(self.name);
+            }
+        }
+    }
+}
+
+/// Summary of one channel for the REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub name: Box<str>,
+    pub subscription_count: u32,
+    pub user_count: usize,
+}
+
+impl Directory {
+    /// An empty directory for `apps` apps.
+    pub fn new(apps: usize) -> Directory {
+        Directory {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        apps: (0..apps).map(|_| AppShard::default()).collect(),
+                    })
+                })
+                .collect(),
+            hasher: BuildHasherDefault::default(),
+        }
+    }
+
+    fn shard(&self, app: usize, name: &str) -> &Mutex<Shard> {
+        let h = self.hasher.hash_one((app, name));
+        &self.shards[(h as usize) % SHARDS]
+    }
+
+    /// Locks channel `name` of `app`.
+    pub fn lock<'a>(&'a self, app: usize, name: &'a str) -> ChannelGuard<'a> {
+        ChannelGuard {
+            shard: self.shard(app, name).lock(),
+            app,
+            name,
+        }
+    }
+
+    /// Counts one more subscriber; `true` when the channel just became occupied.
+    pub fn subscribe(&self, app: usize, name: &str) -> bool {
+        let mut g = self.lock(app, name);
+        let st = g.state();
+        st.sockets += 1;
+        st.sockets == 1
+    }
+
+    /// Counts one subscriber less; `true` when the channel just became vacant.
+    pub fn unsubscribe(&self, app: usize, name: &str) -> bool {
+        let mut g = self.lock(app, name);
+        let st = g.state();
+        debug_assert!(st.sockets > 0);
+        st.sockets = st.sockets.saturating_sub(1);
+        st.sockets == 0
+    }
+
+    /// (subscription count, user count) of one channel; zeros when unknown.
+    pub fn channel(&self, app: usize, name: &str) -> (u32, usize) {
+        let shard = self.shard(app, name).lock();
+        shard.apps[app]
+            .channels
+            .get(name)
+            .map_or((0, 0), |st| (st.sockets, st.user_count()))
+    }
+
+    /// Every occupied channel of `app` whose name starts with `prefix`, sorted by name.
+    pub fn channels(&self, app: usize, prefix: &str) -> Vec<ChannelInfo> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (name, st) in &shard.apps[app].channels {
+                if st.sockets > 0 && name.starts_with(prefix) {
+                    out.push(ChannelInfo {
+                        name: name.clone(),
+                        subscription_count: st.sockets,
+                        user_count: st.user_count(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Members of a presence channel as (raw user id, raw user info).
+    pub fn members(&self, app: usize, name: &str) -> Vec<(Box<str>, Box<str>)> {
+        let shard = self.shard(app, name).lock();
+        let Some(p) = shard.apps[app]
+            .channels
+            .get(name)
+            .and_then(|st| st.presence.as_ref())
+        else {
+            return Vec::new();
+        };
+        let mut v: Vec<_> = p
+            .members
+            .iter()
+            .map(|(id, m)| (id.clone(), m.info.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Stores the last event of a cache channel until `expires`.
+    pub fn cache_store(
+        &self,
+        app: usize,
+        name: &str,
+        message: std::sync::Arc<[u8]>,
+        expires: Instant,
+    ) {
+        let mut shard = self.shard(app, name).lock();
+        shard.apps[app]
+            .cache
+            .insert(name.into(), CacheEntry { expires, message });
+    }
+
+    /// The last event of a cache channel, if it has not expired.
+    pub fn cache_get(&self, app: usize, name: &str, now: Instant) -> Option<std::sync::Arc<[u8]>> {
+        let mut shard = self.shard(app, name).lock();
+        let cache = &mut shard.apps[app].cache;
+        match cache.get(name) {
+            Some(e) if e.expires > now => Some(e.message.clone()),
+            Some(_) => {
+                cache.remove(name);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Drops expired cache entries (called now and then by a reactor).
+    pub fn cache_sweep(&self, now: Instant) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            for app in shard.apps.iter_mut() {
+                app.cache.retain(|_, e| e.expires > now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_transitions() {
+        let d = Directory::new(2);
+        assert!(d.subscribe(0, "a"));
+        assert!(!d.subscribe(0, "a"));
+        assert!(d.subscribe(1, "a"));
+        assert_eq!(d.channel(0, "a"), (2, 0));
+        assert_eq!(d.channels(0, "").len(), 1);
+        assert!(!d.unsubscribe(0, "a"));
+        assert!(d.unsubscribe(0, "a"));
+        assert_eq!(d.channel(0, "a"), (0, 0));
+        assert!(d.channels(0, "").is_empty());
+        assert_eq!(d.channels(1, "a").len(), 1);
+        assert!(d.channels(1, "b").is_empty());
+    }
+
+    #[test]
+    fn cache_expires() {
+        let d = Directory::new(1);
+        let now = Instant::now();
+        d.cache_store(
+            0,
+            "cache-a",
+            b"x".to_vec().into(),
+            now + std::time::Duration::from_secs(1),
+        );
+        assert!(d.cache_get(0, "cache-a", now).is_some());
+        assert!(d
+            .cache_get(0, "cache-a", now + std::time::Duration::from_secs(2))
+            .is_none());
+    }
+}

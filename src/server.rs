@@ -1,0 +1,158 @@
+//! Start-up and shutdown: binds the listeners, starts one reactor per core and the metrics
+//! thread, and stops them gracefully.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use mio::{Poll, Waker};
+
+use crate::app::Apps;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::metrics::server::{MetricsServer, MetricsState};
+use crate::metrics::stats::Stats;
+use crate::reactor::inbox::{Command, Inbox};
+use crate::reactor::{token, Reactor, Shared};
+
+/// Listen backlog of each reactor's listener.
+const BACKLOG: i32 = 4096;
+
+/// Entry point of the library: `Server::start(config)`.
+pub struct Server;
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    shared: Arc<Shared>,
+    reactors: Vec<JoinHandle<io::Result<()>>>,
+    metrics: Option<MetricsServer>,
+}
+
+impl Server {
+    /// Binds every listener and starts the reactors and the metrics thread.
+    pub fn start(config: Config) -> io::Result<ServerHandle> {
+        let n = config.reactors.clamp(1, 256);
+        let apps = Apps::new(&config.apps);
+        let app_ids = apps.ids();
+        let stats = Arc::new(Stats::new(n, app_ids.len()));
+        // The first listener fixes the port (which may have been 0); the others share it.
+        let first =
+            crate::sys::reuseport_listener(SocketAddr::new(config.host, config.port), BACKLOG)?;
+        let addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..n {
+            listeners.push(crate::sys::reuseport_listener(addr, BACKLOG)?);
+        }
+        let metrics_listener =
+            StdListener::bind(SocketAddr::new(config.metrics.host, config.metrics.port))?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        let mut polls = Vec::with_capacity(n);
+        let mut inboxes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let poll = Poll::new()?;
+            let waker = Waker::new(poll.registry(), token::WAKER)?;
+            inboxes.push(Inbox::new(waker));
+            polls.push(poll);
+        }
+        let closing = Arc::new(AtomicBool::new(false));
+        let public_port = addr.port();
+        let shared = Arc::new(Shared {
+            directory: Directory::new(app_ids.len()),
+            apps,
+            inboxes,
+            stats: stats.clone(),
+            closing: closing.clone(),
+            started: Instant::now(),
+            config,
+        });
+        let mut reactors = Vec::with_capacity(n);
+        for (i, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
+            listener.set_nonblocking(true)?;
+            let listener = mio::net::TcpListener::from_std(listener);
+            let shared = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("fanoutd-reactor-{i}"))
+                .spawn(move || Reactor::new(i as u8, poll, listener, shared).run())?;
+            reactors.push(handle);
+        }
+        let state = Arc::new(MetricsState {
+            stats,
+            app_ids,
+            port: if shared.config.port == 0 {
+                public_port
+            } else {
+                shared.config.port
+            },
+            config: shared.config.metrics.clone(),
+            closing,
+            start_time_seconds: crate::metrics::process::start_time_seconds(),
+        });
+        let metrics = MetricsServer::spawn(metrics_listener, state)?;
+        Ok(ServerHandle {
+            addr,
+            metrics_addr,
+            shared,
+            reactors,
+            metrics: Some(metrics),
+        })
+    }
+}
+
+impl ServerHandle {
+    /// The public address (WebSocket + HTTP API).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The metrics listener's address.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Starts the graceful shutdown without waiting: `/ready` turns 503, every socket gets
+    /// `pusher:error` 4200 and a close, new sockets are refused with 4200.
+    pub fn begin_shutdown(&self) {
+        if !self.shared.closing.swap(true, Ordering::SeqCst) {
+            for inbox in &self.shared.inboxes {
+                inbox.push(Command::Shutdown);
+            }
+        }
+    }
+
+    /// Shuts down gracefully and waits: the reactors exit once their sockets are closed, or
+    /// when the grace period ends.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.begin_shutdown();
+        let mut result = Ok(());
+        for r in self.reactors.drain(..) {
+            match r.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a reactor thread panicked")),
+            }
+        }
+        if let Some(m) = self.metrics.take() {
+            m.stop();
+        }
+        result
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if !self.reactors.is_empty() {
+            self.begin_shutdown();
+            for r in self.reactors.drain(..) {
+                let _ = r.join();
+            }
+        }
+        if let Some(m) = self.metrics.take() {
+            m.stop();
+        }
+    }
+}
