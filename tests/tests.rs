@@ -1,0 +1,39 @@
+//! The integration suite: one binary, a real server on 127.0.0.1 ephemeral ports, spoken
+//! to with a real WebSocket client (tungstenite) and raw sockets.
+
+mod util;
+
+#[path = "suite/smoke.rs"]
+mod smoke;
+
+// The core server (HTTP, WebSocket, public channels, REST, fan-out, shutdown, config).
+#[path = "suite/config.rs"]
+mod config;
+#[path = "suite/fanout.rs"]
+mod fanout;
+#[path = "suite/http.rs"]
+mod http;
+#[path = "suite/public.rs"]
+mod public;
+#[path = "suite/rest.rs"]
+mod rest;
+#[path = "suite/shutdown.rs"]
+mod shutdown;
+#[path = "suite/websocket.rs"]
+mod websocket;
+
+// The rest of the protocol (private, presence, cache, client events, sign-in, REST reads).
+#[path = "suite/apps.rs"]
+mod apps;
+#[path = "suite/cache.rs"]
+mod cache;
+#[path = "suite/client_events.rs"]
+mod client_events;
+#[path = "suite/presence.rs"]
+mod presence;
+#[path = "suite/private.rs"]
+mod private;
+#[path = "suite/rest_reads.rs"]
+mod rest_reads;
+#[path = "suite/signin.rs"]
+mod signin;
