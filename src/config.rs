@@ -375,13 +375,21 @@ const ENV_VARS: &[(&str, Naming, &str)] = &[
         "metrics.prometheus.portInName",
     ),
     ("METRICS_SERVER_PORT", Naming::Both, "metrics.port"),
-    ("ADAPTER_DRIVER", Naming::Both, "adapter.driver"),
-    ("APP_MANAGER_DRIVER", Naming::Both, "appManager.driver"),
-    ("CACHE_DRIVER", Naming::Both, "cache.driver"),
-    ("QUEUE_DRIVER", Naming::Both, "queue.driver"),
-    ("RATE_LIMITER_DRIVER", Naming::Both, "rateLimiter.driver"),
-    ("SSL_CERT", Naming::Both, "ssl.certPath"),
-    ("SSL_KEY", Naming::Both, "ssl.keyPath"),
+    ("ADAPTER_DRIVER", Naming::PrefixedOnly, "adapter.driver"),
+    (
+        "APP_MANAGER_DRIVER",
+        Naming::PrefixedOnly,
+        "appManager.driver",
+    ),
+    ("CACHE_DRIVER", Naming::PrefixedOnly, "cache.driver"),
+    ("QUEUE_DRIVER", Naming::PrefixedOnly, "queue.driver"),
+    (
+        "RATE_LIMITER_DRIVER",
+        Naming::PrefixedOnly,
+        "rateLimiter.driver",
+    ),
+    ("SSL_CERT", Naming::PrefixedOnly, "ssl.certPath"),
+    ("SSL_KEY", Naming::PrefixedOnly, "ssl.keyPath"),
     ("DEFAULT_APP_ID", Naming::Both, "appManager.array.apps.0.id"),
     (
         "DEFAULT_APP_KEY",
@@ -1829,11 +1837,15 @@ mod tests {
         ("METRICS_SERVER_PORT", Naming::Both, "9700", |c| {
             c.metrics.port == 9700
         }),
-        ("ADAPTER_DRIVER", Naming::Both, "local", |_| true),
-        ("APP_MANAGER_DRIVER", Naming::Both, "array", |_| true),
-        ("CACHE_DRIVER", Naming::Both, "memory", |_| true),
-        ("QUEUE_DRIVER", Naming::Both, "sync", |_| true),
-        ("RATE_LIMITER_DRIVER", Naming::Both, "local", |_| true),
+        ("ADAPTER_DRIVER", Naming::PrefixedOnly, "local", |_| true),
+        ("APP_MANAGER_DRIVER", Naming::PrefixedOnly, "array", |_| {
+            true
+        }),
+        ("CACHE_DRIVER", Naming::PrefixedOnly, "memory", |_| true),
+        ("QUEUE_DRIVER", Naming::PrefixedOnly, "sync", |_| true),
+        ("RATE_LIMITER_DRIVER", Naming::PrefixedOnly, "local", |_| {
+            true
+        }),
         ("DEFAULT_APP_ID", Naming::Both, "12345", |c| {
             c.apps[0].id == "12345"
         }),
@@ -2115,18 +2127,18 @@ mod tests {
     fn unsupported_drivers_stop_start_up() {
         let cases = [
             ("SOKETI_ADAPTER_DRIVER", "redis"),
-            ("ADAPTER_DRIVER", "nats"),
+            ("SOKETI_ADAPTER_DRIVER", "nats"),
             ("SOKETI_ADAPTER_DRIVER", "cluster"),
             ("SOKETI_APP_MANAGER_DRIVER", "mysql"),
-            ("APP_MANAGER_DRIVER", "postgres"),
+            ("SOKETI_APP_MANAGER_DRIVER", "postgres"),
             ("SOKETI_APP_MANAGER_DRIVER", "dynamodb"),
             ("SOKETI_CACHE_DRIVER", "redis"),
             ("SOKETI_QUEUE_DRIVER", "redis"),
-            ("QUEUE_DRIVER", "sqs"),
+            ("SOKETI_QUEUE_DRIVER", "sqs"),
             ("SOKETI_RATE_LIMITER_DRIVER", "redis"),
             ("SOKETI_RATE_LIMITER_DRIVER", "cluster"),
             ("SOKETI_SSL_CERT", "/etc/cert.pem"),
-            ("SSL_KEY", "/etc/key.pem"),
+            ("SOKETI_SSL_KEY", "/etc/key.pem"),
             ("SOKETI_MODE", "worker"),
         ];
         for (var, value) in cases {
