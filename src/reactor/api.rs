@@ -192,9 +192,11 @@ impl Reactor {
         }
         let _ = before;
         if !keep_alive {
+            let now = self.now;
             let c = self.conn_mut(idx);
             c.set(flags::CLOSE_AFTER_FLUSH);
             c.phase = Phase::Closing;
+            c.mark = now;
             c.spill = None;
         }
     }

@@ -726,8 +726,10 @@ impl Reactor {
         self.leave_all(idx);
         let out = self.output(idx);
         ws::frame::write_close(out, code, reason);
+        let now = self.now;
         let c = self.conn_mut(idx);
         c.phase = Phase::Closing;
+        c.mark = now;
         c.spill = None;
         c.decoder.reset();
         c.set(flags::CLOSE_AFTER_FLUSH);

@@ -72,7 +72,16 @@ impl TestServer {
 
     /// Signed REST call for app `app-id` / `app-secret` (see [`rest`]).
     pub fn rest(&self, method: &str, path: &str, query: &[(&str, &str)], body: &str) -> Response {
-        rest(self.addr, "app-id", "app-key", "app-secret", method, path, query, body)
+        rest(
+            self.addr,
+            "app-id",
+            "app-key",
+            "app-secret",
+            method,
+            path,
+            query,
+            body,
+        )
     }
 
     /// Publishes `data` (a JSON value, sent as its string form like the SDKs do).
@@ -83,7 +92,10 @@ impl TestServer {
 
     /// `GET /metrics` body.
     pub fn metrics(&self) -> String {
-        let r = http(self.metrics_addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".as_bytes());
+        let r = http(
+            self.metrics_addr,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".as_bytes(),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         r.body
     }
@@ -177,7 +189,8 @@ impl Client {
             Ok(Message::Text(t)) => panic!("unexpected message: {t}"),
             Ok(m) => panic!("unexpected frame: {m:?}"),
             Err(tungstenite::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
         self.set_timeout(WAIT);
@@ -191,8 +204,14 @@ impl Client {
             match self.ws.read() {
                 Ok(Message::Close(f)) => return f.map(|f| u16::from(f.code)),
                 Ok(_) => continue,
-                Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => return None,
-                Err(tungstenite::Error::Io(e)) if e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut => return None,
+                Err(tungstenite::Error::ConnectionClosed)
+                | Err(tungstenite::Error::AlreadyClosed) => return None,
+                Err(tungstenite::Error::Io(e))
+                    if e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut =>
+                {
+                    return None
+                }
                 Err(tungstenite::Error::Protocol(_)) => return None,
                 Err(e) => panic!("while waiting for close: {e}"),
             }
@@ -208,7 +227,11 @@ impl Client {
 
     /// The auth token for a private channel, signed with `app-key`/`app-secret`.
     pub fn private_auth(&self, channel: &str) -> String {
-        auth::sign_socket_token("app-key", "app-secret", &[self.socket_id.as_bytes(), b":", channel.as_bytes()])
+        auth::sign_socket_token(
+            "app-key",
+            "app-secret",
+            &[self.socket_id.as_bytes(), b":", channel.as_bytes()],
+        )
     }
 
     /// The auth token for a presence channel.
@@ -216,7 +239,13 @@ impl Client {
         auth::sign_socket_token(
             "app-key",
             "app-secret",
-            &[self.socket_id.as_bytes(), b":", channel.as_bytes(), b":", channel_data.as_bytes()],
+            &[
+                self.socket_id.as_bytes(),
+                b":",
+                channel.as_bytes(),
+                b":",
+                channel_data.as_bytes(),
+            ],
         )
     }
 
@@ -253,7 +282,10 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -284,7 +316,10 @@ pub fn read_response(s: &mut TcpStream) -> Option<Response> {
     let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
     let headers: Vec<(String, String)> = lines
         .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(a, b)| (a.trim().to_string(), b.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        })
         .collect();
     let len: usize = headers
         .iter()
@@ -299,11 +334,18 @@ pub fn read_response(s: &mut TcpStream) -> Option<Response> {
         buf.extend_from_slice(&tmp[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..(head_end + len).min(buf.len())]).to_string();
-    Some(Response { status, headers, body })
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A signed REST request to `/apps/{app_id}{path}`, signed the way the Pusher SDKs sign.
@@ -319,7 +361,15 @@ pub fn rest(
     body: &str,
 ) -> Response {
     let full = format!("/apps/{app_id}{path}");
-    let q = auth::sign_rest_query(method, &full, query, body.as_bytes(), key, secret, unix_now());
+    let q = auth::sign_rest_query(
+        method,
+        &full,
+        query,
+        body.as_bytes(),
+        key,
+        secret,
+        unix_now(),
+    );
     let req = format!(
         "{method} {full}?{q} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
