@@ -3,6 +3,8 @@
 //! What is here: the `SO_REUSEPORT` listener each reactor owns, the open-files limit, the
 //! signal mask the main thread waits on, and a random seed from the kernel.
 
+pub mod process;
+
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::FromRawFd;
