@@ -17,7 +17,9 @@ pub struct Outbox {
     pub buf: Option<Box<WriteBuf>>,
     /// In the dirty list already.
     pub dirty: bool,
-    /// Passed the output cap; the reactor closes it as a slow consumer.
+    /// The last flush could not write everything: the socket is behind.
+    pub backlog: bool,
+    /// Passed the output cap while behind; the reactor closes it as a slow consumer.
     pub over: bool,
 }
 
@@ -69,6 +71,9 @@ pub struct Sink<'a> {
 impl Sink<'_> {
     /// Appends `bytes` to slot `idx`'s output and marks it dirty. Returns `false` (and
     /// appends nothing) when the slot is already over its cap.
+    ///
+    /// The cap applies to sockets that are behind (their last flush came up short): a
+    /// single message larger than the cap still reaches a socket that keeps up.
     #[inline]
     pub fn push(&mut self, idx: u32, bytes: &[u8]) -> bool {
         let o = &mut self.outs[idx as usize];
@@ -81,7 +86,7 @@ impl Sink<'_> {
             o.dirty = true;
             self.dirty.push(idx);
         }
-        if buf.len() > self.max_output {
+        if o.backlog && buf.len() > self.max_output {
             o.over = true;
             self.over.push(idx);
         }
@@ -126,7 +131,10 @@ mod tests {
         assert_eq!(dirty, vec![0, 2]);
         assert_eq!(outs[0].buf.as_ref().unwrap().pending(), b"abcdef");
         assert!(outs[1].buf.is_none());
-        // Passing the cap marks the slot once and stops further appends.
+        // A socket that keeps up gets a message larger than the cap.
+        assert!(over.is_empty());
+        // Once behind, passing the cap marks the slot once and stops further appends.
+        outs[0].backlog = true;
         let mut sink = Sink {
             outs: &mut outs,
             dirty: &mut dirty,

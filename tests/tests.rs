@@ -37,3 +37,7 @@ mod private;
 mod rest_reads;
 #[path = "suite/signin.rs"]
 mod signin;
+
+// Metrics.
+#[path = "suite/metrics.rs"]
+mod metrics;

@@ -269,10 +269,17 @@ impl Reactor {
             self.next_sweep = now + Duration::from_secs(1);
             self.sweep();
         }
-        if !self.over.is_empty() {
-            self.close_slow_consumers();
+        // Flushing can find slow consumers, and closing them queues close frames: repeat
+        // until nothing is left to flush (sockets that are behind leave the dirty list).
+        loop {
+            if !self.over.is_empty() {
+                self.close_slow_consumers();
+            }
+            if self.dirty.is_empty() {
+                break;
+            }
+            self.flush_dirty();
         }
-        self.flush_dirty();
         if !self.latencies.is_empty() {
             let flushed = Instant::now();
             let stats = self.stats.reactor(self.id as usize);
@@ -585,7 +592,7 @@ impl Reactor {
             self.flush(idx);
         }
         dirty.clear();
-        // Flushing never marks new slots dirty, so nothing was lost while it was taken.
+        // Flushing never marks slots dirty, so nothing was pushed while the list was out.
         debug_assert!(self.dirty.is_empty());
         self.dirty = dirty;
     }
@@ -604,6 +611,14 @@ impl Reactor {
                     Ok(0) => return self.kill(idx),
                     Ok(n) => buf.consume(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        o.backlog = true;
+                        if buf.len() > self.shared.config.ws_max_output_bytes
+                            && !o.over
+                            && conn.phase == Phase::WebSocket
+                        {
+                            o.over = true;
+                            self.over.push(idx);
+                        }
                         if !conn.has(flags::WRITABLE_ARMED) {
                             conn.set(flags::WRITABLE_ARMED);
                             let gen = slot.gen;
@@ -619,6 +634,7 @@ impl Reactor {
                     Err(_) => return self.kill(idx),
                 }
             }
+            o.backlog = false;
             if let Some(b) = o.buf.take() {
                 self.pool.put(b);
             }
@@ -645,6 +661,7 @@ impl Reactor {
         self.dead.push(idx);
         let o = &mut self.outs[idx as usize];
         o.over = false;
+        o.backlog = false;
         if let Some(b) = o.buf.take() {
             self.pool.put(b);
         }
@@ -659,6 +676,7 @@ impl Reactor {
             let o = &mut self.outs[idx as usize];
             o.dirty = false;
             o.over = false;
+            o.backlog = false;
             if let Some(b) = o.buf.take() {
                 self.pool.put(b);
             }
@@ -679,7 +697,6 @@ impl Reactor {
                 .add_reactor(ReactorCounter::SlowConsumerCloses, 1);
             // The backlog stays queued; the close frame follows it, and the closing timeout
             // drops the socket if it never drains.
-            self.outs[idx as usize].over = false;
             self.close_ws(idx, 4100, "Slow consumer: too many bytes waiting");
         }
     }

@@ -1,0 +1,260 @@
+//! The metrics listener and every family, moved by real traffic.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::util::*;
+
+/// Parses an exposition into (series → value), where a series is `name{labels}` as printed.
+fn samples(body: &str) -> HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("name value");
+            (series.to_string(), value.parse::<f64>().expect("a number"))
+        })
+        .collect()
+}
+
+/// The value of `{prefix}{port}_{suffix}{app_id="app-id",port="P"}`.
+fn app_value(srv: &TestServer, s: &HashMap<String, f64>, suffix: &str) -> f64 {
+    let p = srv.addr.port();
+    let key = format!("soketi_{p}_{suffix}{{app_id=\"app-id\",port=\"{p}\"}}");
+    *s.get(&key).unwrap_or_else(|| panic!("no series {key}"))
+}
+
+/// Polls the metrics until `f` holds (the reactors update cells asynchronously).
+fn eventually(
+    srv: &TestServer,
+    what: &str,
+    f: impl Fn(&HashMap<String, f64>) -> bool,
+) -> HashMap<String, f64> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let s = samples(&srv.metrics());
+        if f(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "metrics never showed: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn families_move_with_traffic() {
+    let srv = TestServer::default();
+    let s = samples(&srv.metrics());
+    for f in [
+        "connected",
+        "new_connections_total",
+        "new_disconnections_total",
+        "ws_messages_sent_total",
+    ] {
+        assert_eq!(app_value(&srv, &s, f), 0.0, "{f} starts at 0");
+    }
+
+    // Connect and subscribe: connected, new connections, subscriptions, occupied channels.
+    let mut clients: Vec<Client> = (0..6).map(|_| srv.client()).collect();
+    for c in clients.iter_mut() {
+        c.subscribe("metrics-a");
+    }
+    let s = eventually(&srv, "6 connected", |s| {
+        app_value(&srv, s, "connected") == 6.0
+    });
+    assert_eq!(app_value(&srv, &s, "new_connections_total"), 6.0);
+    assert_eq!(app_value(&srv, &s, "subscriptions"), 6.0);
+    assert_eq!(app_value(&srv, &s, "occupied_channels"), 1.0);
+    // connection_established + subscription_succeeded to each: 12 messages sent so far.
+    assert_eq!(app_value(&srv, &s, "ws_messages_sent_total"), 12.0);
+    // 6 subscribe messages received.
+    assert_eq!(app_value(&srv, &s, "ws_messages_received_total"), 6.0);
+    assert!(app_value(&srv, &s, "socket_received_bytes") > 6.0 * 40.0);
+    let tx_before = app_value(&srv, &s, "socket_transmitted_bytes");
+
+    // Both reactors hold sockets: their per-reactor gauges sum to the open TCP connections.
+    let p = srv.addr.port();
+    let per_reactor: f64 = (0..2)
+        .map(|r| s[&format!("soketi_{p}_reactor_connections{{reactor=\"{r}\",port=\"{p}\"}}")])
+        .sum();
+    assert!(per_reactor >= 6.0, "{per_reactor}");
+
+    // A REST publish: http counters, messages sent, bytes, latency histogram.
+    let r = srv.trigger("metrics-a", "ev", &json!({"x": 1}));
+    assert_eq!(r.status, 200);
+    for c in clients.iter_mut() {
+        c.recv_event("ev");
+    }
+    let s = eventually(&srv, "18 messages sent", |s| {
+        app_value(&srv, s, "ws_messages_sent_total") == 18.0
+    });
+    assert_eq!(app_value(&srv, &s, "http_calls_received_total"), 1.0);
+    assert!(app_value(&srv, &s, "http_received_bytes") > 20.0);
+    assert_eq!(app_value(&srv, &s, "http_transmitted_bytes"), 11.0); // {"ok":true}
+    assert!(app_value(&srv, &s, "socket_transmitted_bytes") > tx_before + 6.0 * 30.0);
+    let count = s[&format!("soketi_{p}_publish_flush_latency_seconds_count{{port=\"{p}\"}}")];
+    let inf =
+        s[&format!("soketi_{p}_publish_flush_latency_seconds_bucket{{port=\"{p}\",le=\"+Inf\"}}")];
+    assert!(count >= 1.0 && count == inf, "count {count}, +Inf {inf}");
+
+    // A failed REST call is not counted as a call (soketi counts successful ones).
+    let bad = rest(
+        srv.addr,
+        "app-id",
+        "app-key",
+        "wrong-secret",
+        "POST",
+        "/events",
+        &[],
+        "{}",
+    );
+    assert_eq!(bad.status, 401);
+
+    // Unsubscribe one, close one cleanly, drop one abruptly.
+    clients[0].send(json!({"event": "pusher:unsubscribe", "data": {"channel": "metrics-a"}}));
+    let mut closing = clients.pop().unwrap();
+    closing.ws.close(None).unwrap();
+    let _ = closing.expect_close();
+    drop(clients.pop());
+    let s = eventually(&srv, "4 connected", |s| {
+        app_value(&srv, s, "connected") == 4.0
+    });
+    assert_eq!(app_value(&srv, &s, "new_disconnections_total"), 2.0);
+    assert_eq!(app_value(&srv, &s, "subscriptions"), 3.0);
+    assert_eq!(app_value(&srv, &s, "http_calls_received_total"), 1.0);
+
+    // Everyone leaves: exact zeros, never negative.
+    drop(clients);
+    let s = eventually(&srv, "0 connected", |s| {
+        app_value(&srv, s, "connected") == 0.0
+    });
+    assert_eq!(app_value(&srv, &s, "subscriptions"), 0.0);
+    assert_eq!(app_value(&srv, &s, "occupied_channels"), 0.0);
+    assert_eq!(app_value(&srv, &s, "new_disconnections_total"), 6.0);
+}
+
+#[test]
+fn rejected_sockets_are_counted_by_reason_and_never_in_connected() {
+    let mut cfg = config();
+    app(&mut cfg).max_connections = 1;
+    let srv = TestServer::start(cfg);
+    let _first = srv.client();
+    for _ in 0..3 {
+        let (mut c, m) = Client::connect_raw(srv.addr, "app-key");
+        assert_eq!(m["data"]["code"], 4100);
+        assert_eq!(c.expect_close(), Some(4100));
+    }
+    let (mut c, m) = Client::connect_raw(srv.addr, "no-such-key");
+    assert_eq!(m["data"]["code"], 4001);
+    assert_eq!(c.expect_close(), Some(4001));
+    let p = srv.addr.port();
+    let s = eventually(&srv, "rejections", |s| {
+        s.get(&format!(
+            "soketi_{p}_rejected_connections_total{{reason=\"over_quota\",port=\"{p}\"}}"
+        )) == Some(&3.0)
+    });
+    assert_eq!(
+        s[&format!("soketi_{p}_rejected_connections_total{{reason=\"unknown_app\",port=\"{p}\"}}")],
+        1.0
+    );
+    assert_eq!(app_value(&srv, &s, "connected"), 1.0);
+    assert_eq!(app_value(&srv, &s, "new_connections_total"), 1.0);
+}
+
+#[test]
+fn slow_consumers_are_closed_and_counted() {
+    let mut cfg = config();
+    cfg.ws_max_output_bytes = 64 * 1024;
+    let srv = TestServer::start(cfg);
+    // A client that subscribes and then never reads.
+    let mut slow = srv.client();
+    slow.subscribe("firehose");
+    let mut fast = srv.client();
+    fast.subscribe("firehose");
+    let big = "x".repeat(90 * 1024);
+    let p = srv.addr.port();
+    let key = format!("soketi_{p}_slow_consumer_closes_total{{port=\"{p}\"}}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sent = 0;
+    loop {
+        let r = srv.trigger("firehose", "big", &json!(big));
+        assert_eq!(r.status, 200, "{}", r.body);
+        sent += 1;
+        // The healthy client keeps receiving.
+        fast.recv_event("big");
+        if samples(&srv.metrics()).get(&key) == Some(&1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never closed the slow consumer after {sent} publishes"
+        );
+    }
+    // The slow client finds, after the backlog, a 4100 close.
+    slow.set_timeout(Duration::from_secs(10));
+    assert_eq!(slow.expect_close(), Some(4100));
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> Response {
+    http(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+#[test]
+fn listener_routes_and_content_type() {
+    let srv = TestServer::default();
+    let r = get(srv.metrics_addr, "/metrics");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(r.body.ends_with('\n'));
+    assert!(r.body.contains("process_cpu_seconds_total "));
+    assert!(r.body.contains("process_resident_memory_bytes "));
+    assert_eq!(get(srv.metrics_addr, "/").status, 200);
+    assert_eq!(get(srv.metrics_addr, "/ready").status, 200);
+    let usage = get(srv.metrics_addr, "/usage");
+    assert_eq!(usage.status, 200);
+    assert!(usage.json()["memory"]["used"].as_u64().unwrap() > 0);
+    assert_eq!(get(srv.metrics_addr, "/nope").status, 404);
+    // The public port never serves metrics.
+    assert_eq!(get(srv.addr, "/metrics").status, 404);
+}
+
+#[test]
+fn disabled_metrics_answer_404_but_the_listener_runs() {
+    let mut cfg = config();
+    cfg.metrics.enabled = false;
+    let srv = TestServer::start(cfg);
+    assert_eq!(get(srv.metrics_addr, "/metrics").status, 404);
+    assert_eq!(get(srv.metrics_addr, "/").status, 200);
+    assert_eq!(get(srv.metrics_addr, "/usage").status, 200);
+}
+
+#[test]
+fn prefix_and_port_settings_change_the_names() {
+    let mut cfg = config();
+    cfg.metrics.prefix = "pusher_".into();
+    cfg.metrics.port_in_name = false;
+    let srv = TestServer::start(cfg);
+    let _c = srv.client();
+    let p = srv.addr.port();
+    let body = srv.metrics();
+    let key = format!("pusher_connected{{app_id=\"app-id\",port=\"{p}\"}}");
+    let s = samples(&body);
+    assert!(s.contains_key(&key), "{body}");
+    assert!(!body.contains("soketi_"));
+    assert!(body.contains("# TYPE pusher_new_connections_total counter"));
+
+    let mut cfg = config();
+    cfg.metrics.prefix = "x_".into();
+    let srv = TestServer::start(cfg);
+    let p = srv.addr.port();
+    assert!(srv
+        .metrics()
+        .contains(&format!("# TYPE x_{p}_connected gauge")));
+}
