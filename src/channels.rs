@@ -21,6 +21,9 @@ pub struct LocalChannel {
     /// not receive the membership broadcasts numbered `<= seq` (those are already in their
     /// list). Pruned as broadcasts pass; empty for non-presence channels.
     pub joiners: Vec<(u32, u64)>,
+    /// Cache-channel joiners and the cache sequence number they read the cache at: they
+    /// skip live publishes numbered `<= seq` (see `Directory::cache_store`).
+    pub cache_joiners: Vec<(u32, u64)>,
 }
 
 /// Result of removing a subscriber.
@@ -84,6 +87,7 @@ impl Channels {
                     name: name.into(),
                     subs: Vec::new(),
                     joiners: Vec::new(),
+                    cache_joiners: Vec::new(),
                 };
                 let id = match self.free.pop() {
                     Some(id) => {
@@ -111,6 +115,7 @@ impl Channels {
         debug_assert!(pos_us < ch.subs.len());
         let gone = ch.subs.swap_remove(pos_us);
         ch.joiners.retain(|&(c, _)| c != gone);
+        ch.cache_joiners.retain(|&(c, _)| c != gone);
         let moved = ch.subs.get(pos_us).map(|&c| (c, pos));
         if !ch.subs.is_empty() {
             return Removed {

@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Instant;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::{Mutex, MutexGuard};
 
 const SHARDS: usize = 16;
@@ -64,6 +66,8 @@ struct CacheEntry {
     expires: Instant,
     /// The event as the JSON object a subscriber receives (with its `channel`).
     message: std::sync::Arc<[u8]>,
+    /// Its cache sequence number (see [`Directory::cache_store`]).
+    seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +86,9 @@ struct Shard {
 pub struct Directory {
     shards: Box<[Mutex<Shard>]>,
     hasher: BuildHasherDefault<DefaultHasher>,
+    /// Source of cache sequence numbers: increasing across the whole node, so per channel
+    /// too (each is taken under the channel's lock).
+    cache_seq: AtomicU64,
 }
 
 /// A locked channel entry; dropping it releases the shard lock, removing the entry if it
@@ -137,6 +144,7 @@ impl Directory {
                 })
                 .collect(),
             hasher: BuildHasherDefault::default(),
+            cache_seq: AtomicU64::new(0),
         }
     }
 
@@ -218,31 +226,49 @@ impl Directory {
         v
     }
 
-    /// Stores the last event of a cache channel until `expires`.
+    /// Stores the last event of a cache channel until `expires`; returns its sequence
+    /// number. A publish carries that number to every reactor, and a subscriber that read
+    /// the cache at number `s` skips live copies numbered `<= s` (it was sent the replay,
+    /// or something newer): each event reaches a joining subscriber exactly once.
     pub fn cache_store(
         &self,
         app: usize,
         name: &str,
         message: std::sync::Arc<[u8]>,
         expires: Instant,
-    ) {
+    ) -> u64 {
         let mut shard = self.shard(app, name).lock();
-        shard.apps[app]
-            .cache
-            .insert(name.into(), CacheEntry { expires, message });
+        let seq = self.cache_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        shard.apps[app].cache.insert(
+            name.into(),
+            CacheEntry {
+                expires,
+                message,
+                seq,
+            },
+        );
+        seq
     }
 
-    /// The last event of a cache channel, if it has not expired.
-    pub fn cache_get(&self, app: usize, name: &str, now: Instant) -> Option<std::sync::Arc<[u8]>> {
+    /// The last event of a cache channel if it has not expired, and the sequence number
+    /// the reader is up to date with.
+    pub fn cache_get(
+        &self,
+        app: usize,
+        name: &str,
+        now: Instant,
+    ) -> (Option<std::sync::Arc<[u8]>>, u64) {
         let mut shard = self.shard(app, name).lock();
         let cache = &mut shard.apps[app].cache;
         match cache.get(name) {
-            Some(e) if e.expires > now => Some(e.message.clone()),
-            Some(_) => {
-                cache.remove(name);
-                None
+            Some(e) if e.expires > now => (Some(e.message.clone()), e.seq),
+            found => {
+                if found.is_some() {
+                    cache.remove(name);
+                }
+                // Nothing cached: every later store of this channel gets a larger number.
+                (None, self.cache_seq.load(Ordering::Relaxed))
             }
-            None => None,
         }
     }
 
@@ -281,15 +307,19 @@ mod tests {
     fn cache_expires() {
         let d = Directory::new(1);
         let now = Instant::now();
-        d.cache_store(
-            0,
-            "cache-a",
-            b"x".to_vec().into(),
-            now + std::time::Duration::from_secs(1),
+        let secs = std::time::Duration::from_secs;
+        let (none, s0) = d.cache_get(0, "cache-a", now);
+        assert!(none.is_none());
+        let s1 = d.cache_store(0, "cache-a", b"x".to_vec().into(), now + secs(1));
+        assert!(s1 > s0);
+        assert_eq!(
+            d.cache_get(0, "cache-a", now),
+            (Some(b"x".to_vec().into()), s1)
         );
-        assert!(d.cache_get(0, "cache-a", now).is_some());
-        assert!(d
-            .cache_get(0, "cache-a", now + std::time::Duration::from_secs(2))
-            .is_none());
+        let later = now + secs(2);
+        let (expired, s2) = d.cache_get(0, "cache-a", later);
+        assert!(expired.is_none() && s2 >= s1);
+        let s3 = d.cache_store(0, "cache-a", b"y".to_vec().into(), later + secs(1));
+        assert!(s3 > s2);
     }
 }

@@ -109,6 +109,31 @@ pub fn deliver(frame: &[u8], subs: &[u32], except: Option<u32>, sink: &mut Sink<
     n
 }
 
+/// Like [`deliver`], but skips the slots listed in `skip` (joiners whose snapshot already
+/// holds this message; the list is short and usually empty).
+#[inline]
+pub fn deliver_skipping(
+    frame: &[u8],
+    subs: &[u32],
+    except: Option<u32>,
+    skip: &[(u32, u64)],
+    sink: &mut Sink<'_>,
+) -> usize {
+    if skip.is_empty() {
+        return deliver(frame, subs, except, sink);
+    }
+    let mut n = 0;
+    for &idx in subs {
+        if Some(idx) == except || skip.iter().any(|&(c, _)| c == idx) {
+            continue;
+        }
+        if sink.push(idx, frame) {
+            n += 1;
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

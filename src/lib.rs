@@ -31,5 +31,8 @@ pub mod server;
 pub mod sys;
 pub mod ws;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::Config;
 pub use server::{Server, ServerHandle};

@@ -23,19 +23,23 @@ pub enum Phase {
 /// Flag bits of [`Conn::flags`].
 pub mod flags {
     /// WRITABLE interest is armed (a write came up short).
-    pub const WRITABLE_ARMED: u8 = 1;
+    pub const WRITABLE_ARMED: u16 = 1;
+    /// HTTP: responses back up; no request is taken (nor read) until the output drains.
+    pub const READ_PAUSED: u16 = 1 << 1;
     /// Close the socket as soon as the output is flushed.
-    pub const CLOSE_AFTER_FLUSH: u8 = 1 << 2;
+    pub const CLOSE_AFTER_FLUSH: u16 = 1 << 2;
     /// HTTP: a request has started arriving and is not complete yet.
-    pub const REQUEST_PARTIAL: u8 = 1 << 3;
+    pub const REQUEST_PARTIAL: u16 = 1 << 3;
     /// WebSocket: the server sent `pusher:ping` and waits for any message.
-    pub const PING_SENT: u8 = 1 << 4;
+    pub const PING_SENT: u16 = 1 << 4;
     /// The connection was counted in the `connected` gauge and the app's quota.
-    pub const COUNTED: u8 = 1 << 5;
+    pub const COUNTED: u16 = 1 << 5;
     /// The socket is gone; the slot is freed at the end of the iteration.
-    pub const DEAD: u8 = 1 << 6;
+    pub const DEAD: u16 = 1 << 6;
     /// The read budget ran out with bytes possibly left in the kernel (edge-triggered).
-    pub const READ_PENDING: u8 = 1 << 7;
+    pub const READ_PENDING: u16 = 1 << 7;
+    /// The peer closed its side (EOF seen); nothing more will arrive.
+    pub const PEER_CLOSED: u16 = 1 << 8;
 }
 
 /// Bytes waiting to be written to one socket.
@@ -133,9 +137,9 @@ pub struct Extra {
     pub user_id: Option<Box<str>>,
     /// Presence memberships: (local channel id, the raw JSON `user_id` this socket joined with).
     pub presence: Vec<(u32, Box<str>)>,
-    /// Client-event rate window: (second, events in it).
+    /// Client-event rate window: (second of the loop clock, events in it).
     pub client_events: (u32, u32),
-    /// When the user-authentication deadline passes (reactor seconds), if armed.
+    /// When the user-authentication deadline passes (loop-clock milliseconds), if armed.
     pub auth_deadline: Option<u32>,
 }
 
@@ -149,10 +153,10 @@ pub struct Conn {
     pub app: u32,
     pub phase: Phase,
     /// [`flags`] bits.
-    pub flags: u8,
-    /// Reactor second of the last bytes received.
+    pub flags: u16,
+    /// Loop-clock millisecond of the last bytes received.
     pub last_rx: u32,
-    /// Reactor second the current phase-dependent timer started: HTTP request start or
+    /// Loop-clock millisecond the current phase-dependent timer started: HTTP request start or
     /// idle start, `pusher:ping` sent, or closing start.
     pub mark: u32,
     /// Unconsumed input (an unfinished HTTP request or WebSocket frame); `None` when none.
@@ -184,17 +188,17 @@ impl Conn {
     }
 
     #[inline]
-    pub fn has(&self, f: u8) -> bool {
+    pub fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 
     #[inline]
-    pub fn set(&mut self, f: u8) {
+    pub fn set(&mut self, f: u16) {
         self.flags |= f;
     }
 
     #[inline]
-    pub fn clear(&mut self, f: u8) {
+    pub fn clear(&mut self, f: u16) {
         self.flags &= !f;
     }
 

@@ -32,6 +32,9 @@ const CORS: [(&str, &str); 3] = [
     ),
 ];
 
+/// Responses waiting for one HTTP connection before it stops taking requests.
+const HTTP_OUTPUT_PAUSE_BYTES: usize = 256 * 1024;
+
 /// What follows a handled request.
 enum Next {
     KeepAlive,
@@ -102,6 +105,16 @@ impl Reactor {
         };
         let mut pos = 0;
         loop {
+            if self.outs[idx as usize]
+                .buf
+                .as_ref()
+                .is_some_and(|b| b.len() > HTTP_OUTPUT_PAUSE_BYTES)
+            {
+                // Back-pressure: a client that pipelines requests without reading the
+                // responses waits until they drain; the flush resumes this connection.
+                self.conn_mut(idx).set(flags::READ_PAUSED);
+                return pos;
+            }
             if pos == buf.len() {
                 let now = self.now;
                 let c = self.conn_mut(idx);
@@ -546,13 +559,15 @@ impl Reactor {
             let mut json = std::mem::take(&mut self.msg);
             json.clear();
             event::channel_event(&mut json, name, ch, data, None);
-            if channel::is_cache(ch) {
+            let cache_seq = if channel::is_cache(ch) {
                 let stored: std::sync::Arc<[u8]> = json.as_slice().into();
                 self.shared
                     .directory
-                    .cache_store(app.idx, ch, stored, Instant::now() + ttl);
-            }
-            items.push(frame_item(ch, &json));
+                    .cache_store(app.idx, ch, stored, Instant::now() + ttl)
+            } else {
+                0
+            };
+            items.push(frame_item(ch, &json, cache_seq));
             self.msg = json;
         }
     }

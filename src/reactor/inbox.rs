@@ -55,6 +55,8 @@ pub struct Item {
     pub frame: Box<[u8]>,
     /// Length of the JSON payload within `frame` (for the byte counters).
     pub payload_len: usize,
+    /// For cache channels, the cache sequence number of this event (0 otherwise).
+    pub cache_seq: u64,
 }
 
 /// Events to deliver to the local subscribers of their channels (REST publishes and

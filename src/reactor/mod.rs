@@ -77,7 +77,7 @@ const READ_BUDGET: usize = 8;
 /// Accepts per iteration.
 const ACCEPT_BUDGET: usize = 256;
 /// A closing socket that has not finished within this many seconds is dropped.
-const CLOSING_TIMEOUT_SECS: u32 = 3;
+const CLOSING_TIMEOUT_MS: u32 = 3000;
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Channels one connection may join.
@@ -115,7 +115,9 @@ pub struct Reactor {
     /// Accept times of the publishes delivered this iteration.
     latencies: Vec<Instant>,
     rng: u64,
-    /// Coarse clock: seconds since `shared.started`.
+    /// The loop's clock: milliseconds since `shared.started`, read once per iteration.
+    /// It wraps after 49 days, so times are compared with `wrapping_sub` (every timer a
+    /// connection carries is refreshed far more often than that).
     now: u32,
     next_sweep: Instant,
     accept_more: bool,
@@ -125,6 +127,8 @@ pub struct Reactor {
     /// The request being handled is a HEAD request (respond without a body).
     head_only: bool,
     live: usize,
+    /// Sweeps run so far.
+    sweeps: u32,
 }
 
 enum ReadResult {
@@ -181,6 +185,7 @@ impl Reactor {
             stop_deadline: None,
             head_only: false,
             live: 0,
+            sweeps: 0,
             shared,
         }
     }
@@ -203,7 +208,7 @@ impl Reactor {
             let busy_from = Instant::now();
             self.now = busy_from
                 .saturating_duration_since(self.shared.started)
-                .as_secs() as u32;
+                .as_millis() as u32;
             for ev in events.iter() {
                 match ev.token() {
                     token::LISTENER => self.accept(),
@@ -211,6 +216,7 @@ impl Reactor {
                     t => self.on_event(
                         t,
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                        ev.is_read_closed() || ev.is_error(),
                         ev.is_writable(),
                     ),
                 }
@@ -257,7 +263,7 @@ impl Reactor {
             for &idx in &pending {
                 if let Some(c) = self.live_mut(idx) {
                     c.clear(flags::READ_PENDING);
-                    self.read_ready(idx);
+                    self.resume(idx);
                 }
             }
         }
@@ -397,7 +403,7 @@ impl Reactor {
 
     // ---------------------------------------------------------------- events
 
-    fn on_event(&mut self, t: mio::Token, readable: bool, writable: bool) {
+    fn on_event(&mut self, t: mio::Token, readable: bool, closed: bool, writable: bool) {
         let (idx, gen) = token::split(t);
         match self.slots.get(idx as usize) {
             Some(s) if s.gen == gen && s.conn.as_ref().is_some_and(|c| !c.has(flags::DEAD)) => {}
@@ -410,7 +416,15 @@ impl Reactor {
                 self.dirty.push(idx);
             }
         }
-        if readable && !self.conn(idx).has(flags::READ_PENDING) {
+        let c = self.conn(idx);
+        if c.phase == Phase::Closing {
+            // A closing socket is not read: whatever it still sends is dropped with it,
+            // and a peer that keeps sending meets a full window rather than a sink. Its
+            // hang-up (or the closing timeout) ends it.
+            if closed {
+                self.kill(idx);
+            }
+        } else if readable && !c.has(flags::READ_PENDING) {
             self.read_ready(idx);
         }
     }
@@ -420,8 +434,10 @@ impl Reactor {
             let Some(conn) = self.live_mut(idx) else {
                 return;
             };
+            if conn.has(flags::READ_PAUSED) {
+                return; // resumed by the flush that drains its output
+            }
             if conn.phase == Phase::Closing {
-                self.discard_input(idx);
                 return;
             }
             let spill = conn.spill.take();
@@ -482,6 +498,19 @@ impl Reactor {
         }
     }
 
+    /// Continues a connection whose input stopped early (read budget spent, or paused for
+    /// back-pressure): first what it already holds, then the socket.
+    fn resume(&mut self, idx: u32) {
+        if let Some(sp) = self.live_mut(idx).and_then(|c| c.spill.take()) {
+            let mut sp = sp;
+            let used = self.process(idx, &mut sp);
+            self.keep_spill(idx, sp, used);
+        }
+        if self.live(idx).is_some_and(|c| !c.has(flags::READ_PAUSED)) {
+            self.read_ready(idx);
+        }
+    }
+
     fn note_rx(&mut self, idx: u32) {
         let now = self.now;
         let c = self.conn_mut(idx);
@@ -511,22 +540,6 @@ impl Reactor {
         }
     }
 
-    /// A closing socket: read and drop whatever arrives until the peer closes.
-    fn discard_input(&mut self, idx: u32) {
-        let mut buf = std::mem::take(&mut self.scratch);
-        loop {
-            match read_once(&mut self.conn_mut(idx).sock, &mut buf) {
-                ReadResult::Data(_) => continue,
-                ReadResult::WouldBlock => break,
-                ReadResult::Eof | ReadResult::Failed => {
-                    self.kill(idx);
-                    break;
-                }
-            }
-        }
-        self.scratch = buf;
-    }
-
     /// Handles input according to the connection's phase; returns the bytes consumed.
     fn process(&mut self, idx: u32, buf: &mut [u8]) -> usize {
         match self.conn(idx).phase {
@@ -541,7 +554,8 @@ impl Reactor {
         let pending = self.outs[idx as usize].buf.is_some();
         if c.phase == Phase::Http && pending {
             // The client half-closed after its request: finish the response, then close.
-            self.conn_mut(idx).set(flags::CLOSE_AFTER_FLUSH);
+            self.conn_mut(idx)
+                .set(flags::CLOSE_AFTER_FLUSH | flags::PEER_CLOSED);
         } else {
             self.kill(idx);
         }
@@ -639,7 +653,15 @@ impl Reactor {
                 self.pool.put(b);
             }
         }
+        if conn.has(flags::READ_PAUSED) && !conn.has(flags::READ_PENDING) {
+            conn.clear(flags::READ_PAUSED);
+            conn.set(flags::READ_PENDING);
+            self.read_pending.push(idx);
+        }
         if conn.has(flags::CLOSE_AFTER_FLUSH) {
+            if conn.has(flags::PEER_CLOSED) {
+                return self.kill(idx);
+            }
             conn.clear(flags::CLOSE_AFTER_FLUSH);
             // Half-close and wait for the peer's EOF (or the closing timeout): closing at
             // once could turn unread input into a reset that destroys what we just sent.
@@ -763,15 +785,15 @@ impl Reactor {
     fn sweep(&mut self) {
         let now = self.now;
         let cfg = &self.shared.config;
-        let activity = cfg.activity_timeout_secs;
-        let pong = cfg.pong_timeout_secs;
-        let request = secs_ceil(cfg.http.request_timeout_ms);
-        let idle = secs_ceil(cfg.http.idle_timeout_ms);
+        let activity = cfg.activity_timeout_secs.saturating_mul(1000);
+        let pong = cfg.pong_timeout_secs.saturating_mul(1000);
+        let request = ms_u32(cfg.http.request_timeout_ms);
+        let idle = ms_u32(cfg.http.idle_timeout_ms);
         for idx in 0..self.slots.len() as u32 {
             let Some(c) = self.live(idx) else {
                 continue;
             };
-            let since_mark = now.saturating_sub(c.mark);
+            let since_mark = now.wrapping_sub(c.mark);
             match c.phase {
                 Phase::Http => {
                     if c.has(flags::REQUEST_PARTIAL) {
@@ -784,7 +806,7 @@ impl Reactor {
                 }
                 Phase::WebSocket => {
                     let deadline = c.extra.as_ref().and_then(|e| e.auth_deadline);
-                    if deadline.is_some_and(|d| now >= d) {
+                    if deadline.is_some_and(|d| reached(now, d)) {
                         self.error_and_close(
                             idx,
                             4009,
@@ -794,7 +816,7 @@ impl Reactor {
                         if since_mark >= pong {
                             self.close_ws(idx, 4201, "Pong reply not received");
                         }
-                    } else if now.saturating_sub(c.last_rx) >= activity {
+                    } else if now.wrapping_sub(c.last_rx) >= activity {
                         self.send_json(idx, crate::pusher::event::PING);
                         let c = self.conn_mut(idx);
                         c.set(flags::PING_SENT);
@@ -802,13 +824,15 @@ impl Reactor {
                     }
                 }
                 Phase::Closing => {
-                    if since_mark >= CLOSING_TIMEOUT_SECS {
+                    if since_mark >= CLOSING_TIMEOUT_MS {
                         self.kill(idx);
                     }
                 }
             }
         }
-        if self.id == 0 && now % 60 == 0 {
+        // Expired cache entries are also dropped when read; this bounds what unread ones keep.
+        self.sweeps = self.sweeps.wrapping_add(1);
+        if self.id == 0 && self.sweeps % 60 == 0 {
             self.shared.directory.cache_sweep(Instant::now());
         }
     }
@@ -851,12 +875,19 @@ impl Reactor {
                 }
             } else {
                 match self.channels.lookup(p.app, &item.channel) {
-                    Some(cid) => fanout::deliver(
-                        &item.frame,
-                        &self.channels.get(cid).subs,
-                        except,
-                        &mut sink,
-                    ),
+                    Some(cid) => {
+                        let ch = self.channels.get_mut(cid);
+                        let skip: &[(u32, u64)] =
+                            if item.cache_seq > 0 && !ch.cache_joiners.is_empty() {
+                                // Joiners that read the cache at this event or later skip
+                                // it; older ones get it and every later publish.
+                                ch.cache_joiners.retain(|&(_, seq)| seq >= item.cache_seq);
+                                &ch.cache_joiners
+                            } else {
+                                &[]
+                            };
+                        fanout::deliver_skipping(&item.frame, &ch.subs, except, skip, &mut sink)
+                    }
                     None => 0,
                 }
             };
@@ -891,15 +922,8 @@ impl Reactor {
             max_output: self.shared.config.ws_max_output_bytes,
             over: &mut self.over,
         };
-        let mut n = 0u64;
-        for &idx in &ch.subs {
-            if Some(idx) == except || ch.joiners.iter().any(|&(c, _)| c == idx) {
-                continue;
-            }
-            if sink.push(idx, &p.item.frame) {
-                n += 1;
-            }
-        }
+        let n = fanout::deliver_skipping(&p.item.frame, &ch.subs, except, &ch.joiners, &mut sink)
+            as u64;
         let s = self.stats.reactor(self.id as usize);
         s.add(p.app as usize, AppCounter::WsMessagesSent, n);
         s.add(
@@ -1000,6 +1024,13 @@ impl Reactor {
     }
 }
 
-fn secs_ceil(ms: u64) -> u32 {
-    ms.div_ceil(1000).clamp(1, u32::MAX as u64) as u32
+/// A duration in milliseconds as the loop clock's unit, capped below half its range so
+/// that wrapping comparisons stay meaningful.
+fn ms_u32(ms: u64) -> u32 {
+    ms.min(i32::MAX as u64) as u32
+}
+
+/// `true` once the loop clock `now` has reached `deadline` (both wrapping milliseconds).
+fn reached(now: u32, deadline: u32) -> bool {
+    (now.wrapping_sub(deadline) as i32) >= 0
 }

@@ -41,18 +41,42 @@ struct UserData<'a> {
     id: Option<&'a RawValue>,
 }
 
-/// The text of a raw JSON user id, when it is a non-empty string or a number (JS truthiness
-/// minus the odd cases: soketi requires a truthy `id`).
-fn user_id_text(raw: &RawValue) -> Option<String> {
+/// A JavaScript number's `String(n)` for the values user ids take (integers print without
+/// a fraction: `1.0` and `1e2` are `1` and `100`, as soketi, which runs on JSON.parse).
+fn js_number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e21 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A presence `user_id` in canonical JSON: a string re-encoded (so `"\u0031"` is `"1"`), a
+/// number as JavaScript prints it (so `1.0` is `1`). The JSON type is kept: `1` and `"1"`
+/// stay different members, as in soketi. `None` for other types and the empty string.
+fn canonical_user_id(raw: &RawValue) -> Option<String> {
     let t = raw.get();
     if t.starts_with('"') {
         let s: String = serde_json::from_str(t).ok()?;
-        (!s.is_empty()).then_some(s)
+        (!s.is_empty()).then(|| serde_json::to_string(&s).expect("a string serialises"))
     } else if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         let v: f64 = t.parse().ok()?;
-        (v != 0.0).then(|| t.to_string())
+        v.is_finite().then(|| js_number(v))
     } else {
         None
+    }
+}
+
+/// The signed-in user id as text (soketi: `String(id)`), when it is truthy: a non-empty
+/// string or a non-zero number.
+fn signin_user_id(raw: &RawValue) -> Option<String> {
+    let canonical = canonical_user_id(raw)?;
+    if canonical.starts_with('"') {
+        serde_json::from_str(&canonical).ok()
+    } else {
+        (canonical != "0").then_some(canonical)
     }
 }
 
@@ -130,12 +154,12 @@ impl Reactor {
             );
         }
         let now = self.now;
-        let auth_secs = super::secs_ceil(self.shared.config.user_authentication_timeout_ms);
+        let auth_ms = super::ms_u32(self.shared.config.user_authentication_timeout_ms);
         let c = self.conn_mut(idx);
         c.app = app.idx as u32;
         c.set(flags::COUNTED);
         if app.config.enable_user_authentication {
-            c.extra_mut().auth_deadline = Some(now.saturating_add(auth_secs));
+            c.extra_mut().auth_deadline = Some(now.wrapping_add(auth_ms));
         }
         let s = self.stats.reactor(self.id as usize);
         s.add_gauge(app.idx, AppCounter::Connected, 1);
@@ -271,6 +295,12 @@ impl Reactor {
             Ok(d) => d,
             Err(e) => return self.bad_message(idx, &e.0),
         };
+        // Publishes accepted before this subscription may wait in the inbox: deliver them
+        // first, so that a subscriber never receives an event acknowledged before it joined.
+        self.drain_inbox();
+        if self.live(idx).is_none_or(|c| c.phase != Phase::WebSocket) {
+            return;
+        }
         let ch: &str = &d.channel;
         let app = self.app_of(idx);
         let max = app.config.max_channel_name_length;
@@ -321,7 +351,7 @@ impl Reactor {
                 if !auth::verify_socket_token(app.key(), app.secret(), token, &parts) {
                     return self.auth_error(idx, ch);
                 }
-                if user_id_text(parsed.user_id).is_none() {
+                let Some(user_id) = canonical_user_id(parsed.user_id) else {
                     return self.subscription_error(
                         idx,
                         ch,
@@ -329,8 +359,8 @@ impl Reactor {
                         "Invalid channel_data: user_id must be a non-empty string or a number.",
                         4302,
                     );
-                }
-                presence = Some((parsed.user_id.get().into(), info.into()));
+                };
+                presence = Some((user_id.into(), info.into()));
             }
         }
         if !channel::valid_name(ch) {
@@ -341,12 +371,6 @@ impl Reactor {
                 "The channel name is not allowed. Read channel conventions: https://pusher.com/docs/channels/using_channels/channels/#channel-naming-conventions",
                 4009,
             );
-        }
-        if kind != Kind::Public {
-            // A successful private/presence join counts as authentication (soketi).
-            if let Some(e) = self.conn_mut(idx).extra.as_mut() {
-                e.auth_deadline = None;
-            }
         }
         let app_idx = app.idx as u32;
         let existing = self
@@ -386,8 +410,18 @@ impl Reactor {
                 }
             }
         }
+        if kind != Kind::Public {
+            // A successful private/presence join counts as authentication (soketi).
+            if let Some(e) = self.conn_mut(idx).extra.as_mut() {
+                e.auth_deadline = None;
+            }
+        }
         if channel::is_cache(ch) {
-            match self.shared.directory.cache_get(app.idx, ch, Instant::now()) {
+            let (cached, seq) = self.shared.directory.cache_get(app.idx, ch, Instant::now());
+            if let Some(cid) = self.channels.lookup(app_idx, ch) {
+                self.channels.get_mut(cid).cache_joiners.push((idx, seq));
+            }
+            match cached {
                 Some(message) => self.send_json(idx, &message),
                 None => self.send_with(idx, |m| event::cache_miss(m, ch)),
             }
@@ -452,7 +486,7 @@ impl Reactor {
             event::member_added(&mut json, ch, &user_id, &info);
             let b = Arc::new(inbox::Presence {
                 app: app.idx as u32,
-                item: frame_item(ch, &json),
+                item: frame_item(ch, &json, 0),
                 seq: p.seq,
                 except: Some(me),
             });
@@ -503,7 +537,7 @@ impl Reactor {
                 event::member_removed(&mut json, ch, user);
                 let b = Arc::new(inbox::Presence {
                     app,
-                    item: frame_item(ch, &json),
+                    item: frame_item(ch, &json, 0),
                     seq: p.seq,
                     except: Some(me),
                 });
@@ -547,7 +581,7 @@ impl Reactor {
         }
         let user = serde_json::from_str::<UserData>(&d.user_data)
             .ok()
-            .and_then(|u| u.id.and_then(user_id_text));
+            .and_then(|u| u.id.and_then(signin_user_id));
         let Some(user) = user else {
             return self.error_and_close(
                 idx,
@@ -591,12 +625,6 @@ impl Reactor {
                 "Client events are only supported on private and presence channels.",
             );
         }
-        let Some(cid) = self.channels.lookup(app.idx as u32, ch) else {
-            return; // not subscribed: dropped silently (soketi)
-        };
-        if self.conn(idx).sub_index(cid).is_none() {
-            return;
-        }
         let max_name = app.config.max_event_name_length;
         if ev.chars().count() > max_name {
             let text = format!("Event name is too long. Maximum allowed size is {max_name}.");
@@ -608,9 +636,15 @@ impl Reactor {
             let text = format!("The event data should be less than {max_kb} KB.");
             return err(self, &text);
         }
+        let Some(cid) = self.channels.lookup(app.idx as u32, ch) else {
+            return; // not subscribed: dropped silently (soketi)
+        };
+        if self.conn(idx).sub_index(cid).is_none() {
+            return;
+        }
         let limit = app.config.max_client_events_per_sec;
         if limit >= 0 {
-            let now = self.now;
+            let now = self.now / 1000;
             let e = self.conn_mut(idx).extra_mut();
             if e.client_events.0 != now {
                 e.client_events = (now, 0);
@@ -634,7 +668,7 @@ impl Reactor {
         let me = self.socket_ref(idx);
         self.publish(inbox::Publish {
             app: app.idx as u32,
-            items: vec![frame_item(ch, &json)],
+            items: vec![frame_item(ch, &json, 0)],
             except: Some(me),
             accepted_at: Instant::now(),
         });
@@ -650,8 +684,9 @@ pub(super) fn payload_bytes(raw: &str) -> usize {
     }
 }
 
-/// Wraps a JSON message in a WebSocket text frame for delivery.
-pub(super) fn frame_item(channel: &str, json: &[u8]) -> Item {
+/// Wraps a JSON message in a WebSocket text frame for delivery; `cache_seq` is the cache
+/// sequence number for cache-channel publishes, 0 otherwise.
+pub(super) fn frame_item(channel: &str, json: &[u8], cache_seq: u64) -> Item {
     let mut frame = Vec::with_capacity(ws::frame::header_len_for(json.len()) + json.len());
     ws::frame::write_header(&mut frame, true, ws::OpCode::Text, json.len());
     frame.extend_from_slice(json);
@@ -659,5 +694,6 @@ pub(super) fn frame_item(channel: &str, json: &[u8]) -> Item {
         channel: channel.into(),
         frame: frame.into_boxed_slice(),
         payload_len: json.len(),
+        cache_seq,
     }
 }

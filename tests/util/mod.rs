@@ -17,6 +17,7 @@ use tungstenite::{Message, WebSocket};
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A configuration for tests: loopback, ephemeral ports, 2 reactors, metrics enabled.
+#[allow(clippy::field_reassign_with_default)]
 pub fn config() -> Config {
     let mut c = Config::default();
     c.host = "127.0.0.1".parse().unwrap();
