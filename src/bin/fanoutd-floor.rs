@@ -25,10 +25,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use serde_json::json;
 
-// Stopgap while `src/sys/mod.rs` lacks `pub mod net;` (see fanoutd-load.rs).
-#[path = "../sys/net.rs"]
-#[allow(dead_code)]
-mod net;
+use fanoutd::sys::net;
 
 #[path = "load/args.rs"]
 #[allow(dead_code)]
@@ -278,7 +275,7 @@ fn send(mut args: Args) -> Result<(), String> {
                 println!("{upgraded} connections upgraded; sending");
                 sending_since = Some(now);
                 next_round = now;
-                cpu0 = net::self_cpu_micros();
+                cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
             }
             None if now >= accept_deadline => {
                 return Err("no connection before --accept-timeout".into());
@@ -334,7 +331,7 @@ fn send(mut args: Args) -> Result<(), String> {
             }
             if Instant::now() >= next_line {
                 next_line += Duration::from_secs(5);
-                let cpu = net::self_cpu_micros() - cpu0;
+                let cpu = fanoutd::sys::process::cpu_micros().unwrap_or(0) - cpu0;
                 eprintln!(
                     "  rounds {} frames {} cpu {:.3} µs/frame, peers {upgraded}",
                     st.rounds,
@@ -418,7 +415,7 @@ fn send(mut args: Args) -> Result<(), String> {
             }
         }
     }
-    let cpu_us = net::self_cpu_micros() - cpu0;
+    let cpu_us = fanoutd::sys::process::cpu_micros().unwrap_or(0) - cpu0;
     let elapsed = sending_since.map(|s| s.elapsed()).unwrap_or_default();
     let per_frame = cpu_us as f64 / st.frames.max(1) as f64;
     let per_write = cpu_us as f64 / st.writes.max(1) as f64;
@@ -572,7 +569,7 @@ fn http(mut args: Args) -> Result<(), String> {
     let mut accepted: u64 = 0;
     let start = Instant::now();
     let end = start + duration;
-    let cpu0 = net::self_cpu_micros();
+    let cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     let mut last = (Instant::now(), cpu0, 0u64);
     println!("floor http: 127.0.0.1:{port}, fixed 200 {{\"ok\":true}} for {duration:?}");
     while Instant::now() < end {
@@ -684,7 +681,7 @@ fn http(mut args: Args) -> Result<(), String> {
             }
         }
         if last.0.elapsed() >= Duration::from_secs(1) {
-            let cpu = net::self_cpu_micros();
+            let cpu = fanoutd::sys::process::cpu_micros().unwrap_or(0);
             let reqs = requests - last.2;
             if reqs > 0 {
                 eprintln!(
@@ -696,7 +693,7 @@ fn http(mut args: Args) -> Result<(), String> {
             last = (Instant::now(), cpu, requests);
         }
     }
-    let cpu_us = net::self_cpu_micros() - cpu0;
+    let cpu_us = fanoutd::sys::process::cpu_micros().unwrap_or(0) - cpu0;
     let elapsed = start.elapsed();
     let per_req = cpu_us as f64 / requests.max(1) as f64;
     println!(
@@ -745,7 +742,7 @@ fn idle(mut args: Args) -> Result<(), String> {
     let slab0 = procfs::kernel_slab_bytes();
     let start = Instant::now();
     let end = start + duration;
-    let cpu0 = net::self_cpu_micros();
+    let cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     // The figures while the most connections were open (sampled once a second), since the
     // load generator may hang up before this process stops.
     let mut held: Option<(usize, procfs::ProcSample, Option<u64>)> = None;
@@ -833,7 +830,7 @@ fn idle(mut args: Args) -> Result<(), String> {
             }
         }
     }
-    let cpu_us = net::self_cpu_micros() - cpu0;
+    let cpu_us = fanoutd::sys::process::cpu_micros().unwrap_or(0) - cpu0;
     let (n, s, slab) = held.unwrap_or((0, base, slab0));
     let per = |a: u64, b: u64| (b as f64 - a as f64) / n.max(1) as f64;
     let rss_per_conn = per(base.rss_bytes, s.rss_bytes);

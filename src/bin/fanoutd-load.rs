@@ -22,11 +22,7 @@
 
 use std::process::ExitCode;
 
-// Stopgap while `src/sys/mod.rs` lacks `pub mod net;`: compile the same file into this
-// binary. Once that line is in, this becomes `use fanoutd::sys::net;`.
-#[path = "../sys/net.rs"]
-#[allow(dead_code)]
-mod net;
+use fanoutd::sys::net;
 
 mod load;
 

@@ -3,6 +3,7 @@
 //! What is here: the `SO_REUSEPORT` listener each reactor owns, the open-files limit, the
 //! signal mask the main thread waits on, and a random seed from the kernel.
 
+pub mod net;
 pub mod process;
 
 use std::io;
@@ -102,22 +103,7 @@ fn sockaddr_from(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
 
 /// Raises the soft open-files limit to the hard limit; returns the new soft limit.
 pub fn raise_nofile_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: `lim` is a valid in-pointer.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(lim.rlim_cur)
+    process::raise_fd_limit(u64::MAX)
 }
 
 /// The signals that stop the server gracefully.

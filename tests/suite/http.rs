@@ -663,3 +663,49 @@ fn pipelined_requests_that_are_never_read_do_not_grow_memory_without_bound() {
     );
     assert_eq!(r.status, 200);
 }
+
+/// A client that sends a whole oversized body before reading still finds the 413 (its
+/// write may fail once the server gives up on the connection: that is fine).
+#[test]
+fn an_oversized_body_sent_in_full_still_gets_its_413() {
+    let mut cfg = config();
+    cfg.http.max_body_bytes = 1024;
+    let srv = TestServer::start(cfg);
+    let n = 20 * 1024 * 1024;
+    let mut req =
+        format!("POST /apps/app-id/events HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n\r\n")
+            .into_bytes();
+    req.resize(req.len() + n, b'a');
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.set_write_timeout(Some(WAIT * 2)).unwrap();
+    let _ = s.write_all(&req);
+    let r = read_response(&mut s).expect("the 413");
+    assert_eq!(r.status, 413, "{r:?}");
+}
+
+/// Back-pressure must not stall the connection: once the client reads, every pipelined
+/// request is answered.
+#[test]
+fn pipelining_resumes_after_back_pressure() {
+    let srv = TestServer::default();
+    let mut c = HttpConn::open(srv.addr);
+    let req = get("/");
+    let n = 200_000; // ~5 MB of requests, ~60 MB of responses
+    let all = req.repeat(n).into_bytes();
+    let mut w = c.sock.try_clone().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            w.write_all(&all).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        // Let the output back up before reading anything.
+        std::thread::sleep(Duration::from_millis(500));
+        for i in 0..n {
+            let r = c.response().unwrap_or_else(|| panic!("no response #{i}"));
+            assert_eq!(r.status, 200, "#{i}");
+        }
+    });
+    // After the client's half-close and the last answer, the server closes.
+    c.expect_closed();
+}

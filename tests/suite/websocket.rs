@@ -892,3 +892,20 @@ fn a_large_message_in_many_fragments_just_under_the_limit() {
     let m = ws.recv_json();
     assert_eq!(m["event"], "pusher_internal:subscription_succeeded", "{m}");
 }
+
+#[test]
+fn a_utf8_sequence_split_across_fragments_is_valid() {
+    let srv = TestServer::default();
+    let (mut ws, _) = RawWs::established(srv.addr);
+    // The channel name is refused for its non-ASCII letter: the answer names the channel
+    // with that letter intact, so the message was reassembled and decoded whole.
+    let msg = json!({"event": "pusher:subscribe", "data": {"channel": "caf\u{e9}"}}).to_string();
+    let bytes = msg.as_bytes();
+    let cut = bytes.iter().position(|&b| b == 0xc3).unwrap() + 1; // inside "é"
+    let mut out = frame(false, TEXT, &bytes[..cut]);
+    out.extend(frame(true, CONT, &bytes[cut..]));
+    ws.send(&out).unwrap();
+    let m = ws.recv_json();
+    assert_eq!(m["event"], "pusher:subscription_error", "{m}");
+    assert_eq!(m["channel"], "caf\u{e9}");
+}

@@ -30,7 +30,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     }
 
     let t0 = Instant::now();
-    let self_cpu0 = net::self_cpu_micros();
+    let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     println!(
         "client-events: {pairs} pairs at {}, {rate}/s in total, payload {payload} B, {:?}",
         common.remote, duration

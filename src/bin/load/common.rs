@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use super::args::Args;
 use super::hist::Histogram;
 use super::procfs::{self, ProcSample};
-use crate::net;
 
 pub struct Common {
     pub remote: SocketAddr,
@@ -133,7 +132,7 @@ pub fn server_delta(
         "rss_anon_bytes_before": a.rss_anon_bytes,
         "rss_anon_bytes_after": b.rss_anon_bytes,
         "threads": b.threads,
-        "clock_ticks_per_second": net::clock_ticks_per_second(),
+        "clock_ticks_per_second": fanoutd::sys::process::clock_ticks_per_second(),
     });
     let line = format!(
         "server: cpu {:.0} µs ({source}; utime+stime {} µs) = {:.3} µs per {per_label} ({:.3} by ticks); rss {} -> {} KiB",
@@ -153,7 +152,9 @@ pub fn round3(x: f64) -> f64 {
 
 /// This process's own CPU and memory, as JSON.
 pub fn self_json(cpu_us_at_start: u64, wall: Duration) -> Value {
-    let cpu = net::self_cpu_micros().saturating_sub(cpu_us_at_start);
+    let cpu = fanoutd::sys::process::cpu_micros()
+        .unwrap_or(0)
+        .saturating_sub(cpu_us_at_start);
     json!({
         "cpu_us": cpu,
         "cpu_share_of_one_core": round3(cpu as f64 / 1e6 / wall.as_secs_f64().max(1e-9)),

@@ -15,7 +15,6 @@ use super::args::Args;
 use super::common::{self, parse_common};
 use super::http::{self, PubConfig};
 use super::ws::{Plan, WsClient, WsConfig};
-use crate::net;
 
 pub fn run(mut args: Args) -> Result<(), String> {
     let common = parse_common(&mut args)?;
@@ -35,7 +34,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     args.finish()?;
 
     let t0 = Instant::now();
-    let self_cpu0 = net::self_cpu_micros();
+    let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     if floor {
         println!(
             "fanout: {subs} receivers at {} (fanoutd-floor: it sets rate and payload), up to {:?}",

@@ -10,7 +10,6 @@ use super::args::Args;
 use super::common::{self, parse_common};
 use super::procfs;
 use super::ws::{Plan, WsClient, WsConfig};
-use crate::net;
 
 pub fn run(mut args: Args) -> Result<(), String> {
     let common = parse_common(&mut args)?;
@@ -25,7 +24,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     args.finish()?;
 
     let t0 = Instant::now();
-    let self_cpu0 = net::self_cpu_micros();
+    let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     let deadline = t0 + duration;
     let plan = if floor || channels == 0 {
         Plan::None

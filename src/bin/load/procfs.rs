@@ -13,8 +13,6 @@
 use std::fs;
 use std::io;
 
-use crate::net;
-
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcSample {
     pub rss_bytes: u64,
@@ -30,7 +28,7 @@ pub struct ProcSample {
 impl ProcSample {
     /// utime + stime in microseconds.
     pub fn cpu_us(&self) -> u64 {
-        self.cpu_ticks * 1_000_000 / net::clock_ticks_per_second()
+        self.cpu_ticks * 1_000_000 / fanoutd::sys::process::clock_ticks_per_second()
     }
 }
 

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::args::Args;
 use super::common::{self, parse_common};
 use super::http::{self, PubConfig};
-use crate::net;
 
 pub fn run(mut args: Args) -> Result<(), String> {
     let common = parse_common(&mut args)?;
@@ -23,7 +22,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     args.finish()?;
 
     let t0 = Instant::now();
-    let self_cpu0 = net::self_cpu_micros();
+    let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     println!(
         "rest: {conns} {} connections to {}, rate {}, payload {payload} B, {:?}",
         if new_conn {

@@ -12,7 +12,6 @@ use super::args::Args;
 use super::common::{self, loopback_ip};
 use super::http::parse_response;
 use super::procfs;
-use crate::net;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,7 +47,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let (addr, path, authority) = parse_url(&url)?;
 
     let t0 = Instant::now();
-    let self_cpu0 = net::self_cpu_micros();
+    let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     let before = server_pid.and_then(|p| procfs::sample(p).ok());
     let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: */*\r\n\r\n");
     let mut latencies: Vec<u64> = Vec::with_capacity(count);
