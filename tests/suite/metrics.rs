@@ -258,3 +258,48 @@ fn prefix_and_port_settings_change_the_names() {
         .metrics()
         .contains(&format!("# TYPE x_{p}_connected gauge")));
 }
+
+#[test]
+fn client_events_and_presence_messages_are_counted() {
+    let mut cfg = config();
+    app(&mut cfg).enable_client_messages = true;
+    let srv = TestServer::start(cfg);
+    let mut a = srv.client();
+    let mut b = srv.client();
+    a.subscribe_presence("presence-m", json!(1), json!({"n": "a"}));
+    b.subscribe_presence("presence-m", json!(2), json!({"n": "b"}));
+    a.recv_event("pusher_internal:member_added");
+    let before = samples(&srv.metrics());
+    let (rx0, tx0) = (
+        app_value(&srv, &before, "ws_messages_received_total"),
+        app_value(&srv, &before, "ws_messages_sent_total"),
+    );
+    let (rxb0, txb0) = (
+        app_value(&srv, &before, "socket_received_bytes"),
+        app_value(&srv, &before, "socket_transmitted_bytes"),
+    );
+    // One client event from a: received once, delivered once (to b, never back to a).
+    let ev = json!({"event": "client-hi", "channel": "presence-m", "data": {"x": 1}});
+    a.send(ev.clone());
+    let got = b.recv_event("client-hi");
+    assert_eq!(got["user_id"], 1);
+    let s = eventually(&srv, "the client event counted", |s| {
+        app_value(&srv, s, "ws_messages_sent_total") == tx0 + 1.0
+    });
+    assert_eq!(app_value(&srv, &s, "ws_messages_received_total"), rx0 + 1.0);
+    assert_eq!(
+        app_value(&srv, &s, "socket_received_bytes"),
+        rxb0 + ev.to_string().len() as f64
+    );
+    let delivered = got.to_string().len() as f64;
+    assert_eq!(
+        app_value(&srv, &s, "socket_transmitted_bytes"),
+        txb0 + delivered
+    );
+    // b leaves: a gets member_removed, which is counted as one more message sent.
+    drop(b);
+    a.recv_event("pusher_internal:member_removed");
+    eventually(&srv, "member_removed counted", |s| {
+        app_value(&srv, s, "ws_messages_sent_total") == tx0 + 2.0
+    });
+}
