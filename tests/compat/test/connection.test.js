@@ -1,0 +1,122 @@
+'use strict';
+// Connection-level behaviour seen through pusher-js (soketi tests/ws.test.ts #6-#8), plus
+// reconnection after a server restart.
+
+const { describe, it, before, after, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+// How long a refused client is watched to make sure it never reaches `connected`.
+const NEVER_MS = 1500;
+
+/** Asserts that `p` did not reach `connected` within `ms`, and returns its error codes. */
+async function assertNeverConnects(p, ms = NEVER_MS) {
+  await h.sleep(ms);
+  assert.ok(!p.states.includes('connected'), `never connected (states: ${p.states.join(' → ')})`);
+  assert.ok(
+    ['failed', 'unavailable', 'disconnected', 'connecting'].includes(p.connection.state),
+    `state ${p.connection.state}`,
+  );
+  return p.errorCodes;
+}
+
+describe('connection', () => {
+  let server;
+
+  before(async () => {
+    server = await h.startServer();
+  });
+  afterEach(() => h.disconnectAll());
+  after(() => server && server.dispose());
+
+  it('connects with the default app and gets a socket id', async () => {
+    const p = h.client(server);
+    await h.connected(p);
+    assert.match(p.connection.socket_id, /^\d+\.\d+$/);
+  });
+
+  it('an invalid app key never reaches connected (4001)', async () => {
+    const p = h.client(server, { key: 'no-such-key' });
+    const codes = await assertNeverConnects(p);
+    assert.ok(codes.includes(4001), `expected error 4001, got ${JSON.stringify(codes)}`);
+    // 4000-4099 means "do not reconnect" to pusher-js.
+    assert.ok(['disconnected', 'failed'].includes(p.connection.state), `state ${p.connection.state}`);
+  });
+});
+
+describe('connection quota (SOKETI_DEFAULT_APP_MAX_CONNS=1)', () => {
+  let server;
+
+  before(async () => {
+    server = await h.startServer({ env: { SOKETI_DEFAULT_APP_MAX_CONNS: '1' } });
+  });
+  afterEach(() => h.disconnectAll());
+  after(() => server && server.dispose());
+
+  it('a second client never connects (4100)', async () => {
+    const first = h.client(server);
+    await h.connected(first);
+    const second = h.client(server);
+    const codes = await assertNeverConnects(second);
+    assert.ok(codes.includes(4100), `expected error 4100, got ${JSON.stringify(codes)}`);
+    assert.equal(first.connection.state, 'connected', 'the first client is unaffected');
+  });
+});
+
+describe('disabled app (config file enabled:false)', () => {
+  let server;
+
+  before(async () => {
+    server = await h.startServer({
+      config: {
+        'appManager.array.apps': [
+          { id: 'app-id', key: 'app-key', secret: 'app-secret', enabled: false },
+        ],
+      },
+    });
+  });
+  afterEach(() => h.disconnectAll());
+  after(() => server && server.dispose());
+
+  it('never connects (4003)', async () => {
+    const p = h.client(server);
+    const codes = await assertNeverConnects(p);
+    assert.ok(codes.includes(4003), `expected error 4003, got ${JSON.stringify(codes)}`);
+  });
+});
+
+describe('server restart', () => {
+  let server;
+
+  before(async () => {
+    server = await h.startServer();
+  });
+  afterEach(() => h.disconnectAll());
+  after(() => server && server.dispose());
+
+  it('pusher-js reconnects and resubscribes after the server restarts on the same port', async () => {
+    const ch = h.channelName();
+    const p = h.client(server);
+    const channel = await h.subscribed(p, ch);
+    const firstId = p.connection.socket_id;
+
+    await server.restart();
+    // soketi (and fanoutd) tell every socket 4200 "Server closed. Please reconnect shortly."
+    assert.ok(p.errorCodes.includes(4200), `expected 4200 at shutdown, got ${JSON.stringify(p.errorCodes)}`);
+    // pusher-js retries at once on 4200, finds the port closed, and then only tries again
+    // after its transport timeout (15 s, hard-coded in pusher-js's default strategy).
+    await h.eventually(() => p.connection.state === 'connected' && p.connection.socket_id !== firstId, {
+      ms: 20000,
+      every: 100,
+    });
+    // Resubscribed: a backend event on the channel arrives again.
+    const rest = h.backend(server);
+    await h.eventually(
+      async () => (await h.getJson(rest, `/channels/${ch}`)).subscription_count === 1,
+      { ms: 5000 },
+    );
+    const got = h.waitEvent(channel, 'greeting');
+    await rest.trigger(ch, 'greeting', { message: 'hello again' });
+    assert.deepEqual(await got, { message: 'hello again' });
+  });
+});
