@@ -8,12 +8,40 @@ pub mod process;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Opens a non-blocking TCP listener on `addr` with `SO_REUSEADDR` and `SO_REUSEPORT`, so
 /// that every reactor can own a listener on the same port and the kernel spreads incoming
 /// connections over them.
 pub fn reuseport_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let fd = stream_socket(addr)?;
+    let raw = fd.as_raw_fd();
+    let one: libc::c_int = 1;
+    for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        // SAFETY: `one` outlives the call and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                opt,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    bind(raw, addr)?;
+    // SAFETY: listen(2) on our own socket.
+    if unsafe { libc::listen(raw, backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TcpListener::from(fd))
+}
+
+/// A new non-blocking, close-on-exec TCP socket of `addr`'s family.
+fn stream_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -29,36 +57,20 @@ pub fn reuseport_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListe
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `fd` is a socket we just created and own; TcpListener takes ownership and
-    // closes it on drop, including on the error paths below.
-    let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    let one: libc::c_int = 1;
-    for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
-        // SAFETY: `one` outlives the call and its size is passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                &one as *const libc::c_int as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+    // SAFETY: `fd` is a socket we just created and own; OwnedFd closes it on drop, including
+    // on the callers' error paths.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// bind(2) of socket `fd` to `addr`.
+fn bind(fd: RawFd, addr: SocketAddr) -> io::Result<()> {
     let (storage, len) = sockaddr_from(addr);
     // SAFETY: `storage` holds a valid sockaddr of length `len` for this family.
     let rc = unsafe { libc::bind(fd, &storage as *const _ as *const libc::sockaddr, len) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: listen(2) on our own socket.
-    if unsafe { libc::listen(fd, backlog) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(listener)
+    Ok(())
 }
 
 fn sockaddr_from(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
