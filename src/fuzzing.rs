@@ -560,8 +560,9 @@ fn inner_data(v: &serde_json::Value, what: &str) -> Option<serde_json::Value> {
 // ---------------------------------------------------------------------------------------------
 // rest_body
 
-/// One event of `POST /events` or of a batch: the shape of `EventBody` in reactor/api.rs
-/// (private there; see the module docs of tests/suite/fuzz_corpus.rs).
+/// One event of `POST /events` or of a batch: a copy of `EventBody` in reactor/api.rs, which
+/// is private there. fuzz/README.md names the function whose exposure would let this target
+/// call the server's own parsing and validation instead of this copy.
 #[derive(Deserialize)]
 struct EventBody<'a> {
     #[serde(borrow, default)]

@@ -41,3 +41,7 @@ mod signin;
 // Metrics.
 #[path = "suite/metrics.rs"]
 mod metrics;
+
+// Replays of the fuzz corpora (fuzz/corpus, fuzz/artifacts) on stable.
+#[path = "suite/fuzz_corpus.rs"]
+mod fuzz_corpus;
