@@ -16,14 +16,11 @@
 //!
 //! Not part of the server's API: `#[doc(hidden)]` in lib.rs.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::http::{self, HttpError};
 use crate::parse::Status;
 use crate::pusher::auth::{self, RestRequest};
+use crate::pusher::event::ChannelData;
+use crate::pusher::rest::{self, EventBody};
 use crate::pusher::{channel, event};
 use crate::reactor::inbox::SocketRef;
 use crate::ws::frame::{self, FrameHeader, MAX_HEADER_BYTES};
@@ -370,15 +367,6 @@ fn error_class(e: HttpError) -> (u16, &'static str) {
 // ---------------------------------------------------------------------------------------------
 // pusher_message
 
-/// `channel_data` of a presence subscription, as reactor/socket.rs reads it.
-#[derive(Deserialize)]
-struct ChannelData<'a> {
-    #[serde(borrow)]
-    user_id: &'a RawValue,
-    #[serde(borrow, default)]
-    user_info: Option<&'a RawValue>,
-}
-
 /// `pusher::event::parse` and the encoders on a client message.
 ///
 /// Invariants: no panic (non-UTF-8 input is skipped, as the WebSocket layer refuses it);
@@ -560,39 +548,6 @@ fn inner_data(v: &serde_json::Value, what: &str) -> Option<serde_json::Value> {
 // ---------------------------------------------------------------------------------------------
 // rest_body
 
-/// One event of `POST /events` or of a batch: a copy of `EventBody` in reactor/api.rs, which
-/// is private there. fuzz/README.md names the function whose exposure would let this target
-/// call the server's own parsing and validation instead of this copy.
-#[derive(Deserialize)]
-struct EventBody<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    channel: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    channels: Option<Vec<Cow<'a, str>>>,
-    #[serde(borrow, default)]
-    socket_id: Option<Cow<'a, str>>,
-}
-
-impl EventBody<'_> {
-    fn channel_list(&self) -> Vec<&str> {
-        match (&self.channels, &self.channel) {
-            (Some(list), _) => list.iter().map(|c| &**c).collect(),
-            (None, Some(c)) => vec![&**c],
-            (None, None) => Vec::new(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct BatchBody<'a> {
-    #[serde(borrow)]
-    batch: Vec<EventBody<'a>>,
-}
-
 const REST_KEY: &str = "app-key";
 const REST_SECRET: &str = "app-secret";
 const REST_TIMESTAMP: i64 = 1_700_000_000;
@@ -677,26 +632,25 @@ pub fn rest_body(data: &[u8]) {
 
     // The body, as api_events / api_batch read it.
     if batch {
-        if let Ok(b) = serde_json::from_slice::<BatchBody>(body) {
+        if let Ok(b) = rest::parse_batch(body) {
             for ev in &b.batch {
                 check_event(ev);
             }
         }
-    } else if let Ok(ev) = serde_json::from_slice::<EventBody>(body) {
+    } else if let Ok(ev) = rest::parse_event(body) {
         check_event(&ev);
     }
 }
 
-/// reactor/api.rs `validate` and `encode_event` for one event, without an app.
+/// The server's validation and encoding of one event (`pusher::rest`, reactor/api.rs
+/// `encode_event`), with the default app's limits.
 fn check_event(ev: &EventBody<'_>) {
     let channels = ev.channel_list();
-    let name = ev.name.as_deref().unwrap_or("");
-    let data = ev.data.map_or("null", |d| d.get());
-    std::hint::black_box((
-        ev.data.is_none_or(falsy),
-        name.chars().count(),
-        payload_bytes(data),
-    ));
+    let (name, data) = (ev.name(), ev.data());
+    let app = crate::config::Config::default().apps.remove(0);
+    if let Err(e) = rest::validate(&app, ev) {
+        assert!(matches!(e.status, 400 | 413), "{e:?}");
+    }
     for ch in &channels {
         let valid = channel::valid_publish_name(ch, MAX_CHANNEL_NAME_BYTES);
         if valid {
@@ -726,20 +680,5 @@ fn check_event(ev: &EventBody<'_>) {
             framed.len(),
             frame::header_len_for(json_out.len()) + json_out.len()
         );
-    }
-}
-
-/// JavaScript falsiness of a JSON value (reactor/api.rs `falsy`).
-fn falsy(raw: &RawValue) -> bool {
-    let t = raw.get();
-    matches!(t, "\"\"" | "null" | "false") || t.parse::<f64>().is_ok_and(|v| v == 0.0)
-}
-
-/// Bytes of an event's data as soketi measures it (reactor/socket.rs `payload_bytes`).
-fn payload_bytes(raw: &str) -> usize {
-    if raw.starts_with('"') {
-        serde_json::from_str::<String>(raw).map_or(raw.len(), |s| s.len())
-    } else {
-        raw.len()
     }
 }

@@ -47,6 +47,23 @@ pub struct SigninData<'a> {
     pub auth: Cow<'a, str>,
 }
 
+/// `channel_data` of a presence subscription: `{"user_id": .., "user_info": ..}`, both kept
+/// as raw JSON (the id keeps the type the client signed).
+#[derive(Debug, Deserialize)]
+pub struct ChannelData<'a> {
+    #[serde(borrow)]
+    pub user_id: &'a RawValue,
+    #[serde(borrow, default)]
+    pub user_info: Option<&'a RawValue>,
+}
+
+/// `user_data` of a sign-in (only its `id` matters to the server).
+#[derive(Debug, Deserialize)]
+pub struct UserData<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<&'a RawValue>,
+}
+
 /// Why a client message could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadMessage(pub String);

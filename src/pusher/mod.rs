@@ -6,3 +6,4 @@
 pub mod auth;
 pub mod channel;
 pub mod event;
+pub mod rest;

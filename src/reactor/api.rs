@@ -4,14 +4,10 @@
 //! Errors are real HTTP statuses with soketi's JSON body `{"error": .., "code": ..}`
 //! (DECISIONS.md); a successful API call is counted in the per-app HTTP metrics.
 
-use std::borrow::Cow;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::inbox::{self, Command, SocketRef};
-use super::socket::{frame_item, payload_bytes};
+use super::socket::frame_item;
 use super::Reactor;
 use crate::app::{App, AppStore, RateDecision};
 use crate::conn::{flags, Phase};
@@ -21,6 +17,7 @@ use crate::parse::Status;
 use crate::pusher::auth::{self, RestRequest};
 use crate::pusher::channel;
 use crate::pusher::event;
+use crate::pusher::rest::{self, ApiError, EventBody};
 
 /// CORS headers soketi puts on every handled response.
 const CORS: [(&str, &str); 3] = [
@@ -40,52 +37,6 @@ enum Next {
     KeepAlive,
     Close,
     Upgraded,
-}
-
-/// One event of `POST /events` or of a batch.
-#[derive(Deserialize)]
-struct EventBody<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    channel: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    channels: Option<Vec<Cow<'a, str>>>,
-    #[serde(borrow, default)]
-    socket_id: Option<Cow<'a, str>>,
-}
-
-impl EventBody<'_> {
-    fn channel_list(&self) -> Vec<&str> {
-        match (&self.channels, &self.channel) {
-            (Some(list), _) => list.iter().map(|c| &**c).collect(),
-            (None, Some(c)) => vec![&**c],
-            (None, None) => Vec::new(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct BatchBody<'a> {
-    #[serde(borrow)]
-    batch: Vec<EventBody<'a>>,
-}
-
-/// An API error: status, message.
-struct ApiError(u16, String);
-
-impl ApiError {
-    fn new(status: u16, msg: impl Into<String>) -> ApiError {
-        ApiError(status, msg.into())
-    }
-}
-
-/// JavaScript falsiness of a JSON value (soketi rejects falsy `data`).
-fn falsy(raw: &RawValue) -> bool {
-    let t = raw.get();
-    matches!(t, "\"\"" | "null" | "false") || t.parse::<f64>().is_ok_and(|v| v == 0.0)
 }
 
 fn unix_now() -> i64 {
@@ -219,8 +170,8 @@ impl Reactor {
     }
 
     fn respond_error(&mut self, idx: u32, e: ApiError, keep_alive: bool) {
-        let body = serde_json::json!({"error": e.1, "code": e.0}).to_string();
-        self.respond_json(idx, e.0, body.as_bytes(), keep_alive);
+        let body = serde_json::json!({"error": e.message, "code": e.status}).to_string();
+        self.respond_json(idx, e.status, body.as_bytes(), keep_alive);
     }
 
     fn handle_request(&mut self, idx: u32, head: &Head<'_>, body: &[u8]) -> Next {
@@ -493,10 +444,10 @@ impl Reactor {
     }
 
     fn api_events(&mut self, app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let ev: EventBody = serde_json::from_slice(body)
-            .map_err(|_| ApiError::new(400, "The received data is incorrect"))?;
+        let ev = rest::parse_event(body)?;
         self.backend_limit(app, ev.channel_list().len())?;
-        let except = validate(app, &ev)?;
+        rest::validate(&app.config, &ev)?;
+        let except = exclusion(&ev);
         let mut p = inbox::Publish {
             app: app.idx as u32,
             items: Vec::new(),
@@ -509,12 +460,7 @@ impl Reactor {
     }
 
     fn api_batch(&mut self, app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let b: BatchBody = serde_json::from_slice(body).map_err(|_| {
-            ApiError::new(
-                400,
-                "The received data is incorrect: expected {\"batch\": [...]}",
-            )
-        })?;
+        let b = rest::parse_batch(body)?;
         let points: usize = b.batch.iter().map(|e| e.channel_list().len()).sum();
         self.backend_limit(app, points)?;
         let max = app.config.max_event_batch_size;
@@ -524,10 +470,10 @@ impl Reactor {
                 format!("Cannot batch-send more than {max} messages at once"),
             ));
         }
-        let mut excepts = Vec::with_capacity(b.batch.len());
         for ev in &b.batch {
-            excepts.push(validate(app, ev)?);
+            rest::validate(&app.config, ev)?;
         }
+        let excepts: Vec<Option<SocketRef>> = b.batch.iter().map(exclusion).collect();
         // Events with the same exclusion travel together; each keeps its batch order.
         let accepted_at = Instant::now();
         let mut start = 0;
@@ -552,8 +498,7 @@ impl Reactor {
 
     /// Encodes one event once per channel, storing cache channels' last event.
     fn encode_event(&mut self, app: &App, ev: &EventBody<'_>, items: &mut Vec<inbox::Item>) {
-        let name = ev.name.as_deref().unwrap_or("");
-        let data = ev.data.map_or("null", |d| d.get());
+        let (name, data) = (ev.name(), ev.data());
         let ttl = std::time::Duration::from_secs(self.shared.config.channel_cache_ttl_secs);
         for ch in ev.channel_list() {
             let mut json = std::mem::take(&mut self.msg);
@@ -573,62 +518,8 @@ impl Reactor {
     }
 }
 
-/// soketi's event validation (spec §2.5), plus channel-name and socket-id checks as Pusher
-/// does them. Returns the socket to exclude.
-fn validate(app: &App, ev: &EventBody<'_>) -> Result<Option<SocketRef>, ApiError> {
-    let channels = ev.channel_list();
-    let name = ev.name.as_deref().unwrap_or("");
-    if channels.is_empty() || name.is_empty() || ev.data.is_none_or(falsy) {
-        return Err(ApiError::new(400, "The received data is incorrect"));
-    }
-    let cfg = &app.config;
-    if channels.len() > cfg.max_event_channels_at_once {
-        return Err(ApiError::new(
-            400,
-            format!(
-                "Cannot broadcast to more than {} channels at once",
-                cfg.max_event_channels_at_once
-            ),
-        ));
-    }
-    if name.chars().count() > cfg.max_event_name_length {
-        return Err(ApiError::new(
-            400,
-            format!(
-                "Event name is too long. Maximum allowed size is {}.",
-                cfg.max_event_name_length
-            ),
-        ));
-    }
-    let data = ev.data.map_or("", |d| d.get());
-    if payload_bytes(data) as f64 / 1024.0 > cfg.max_event_payload_in_kb {
-        return Err(ApiError::new(
-            413,
-            format!(
-                "The event data should be less than {} KB.",
-                cfg.max_event_payload_in_kb
-            ),
-        ));
-    }
-    for ch in &channels {
-        if !channel::valid_publish_name(ch, cfg.max_channel_name_length) {
-            return Err(ApiError::new(400, format!("Invalid channel name: {ch:?}")));
-        }
-    }
-    match ev.socket_id.as_deref() {
-        None => Ok(None),
-        Some(id) => match SocketRef::parse(id) {
-            Some(r) => Ok(Some(r)),
-            // A well-formed id of a socket we never issued excludes nobody.
-            None if id.split_once('.').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-            }) =>
-            {
-                Ok(None)
-            }
-            None => Err(ApiError::new(400, format!("Invalid socket_id: {id:?}"))),
-        },
-    }
+/// The socket a publish must skip: a well-formed id of a socket we never issued (or that
+/// is gone) excludes nobody.
+fn exclusion(ev: &EventBody<'_>) -> Option<SocketRef> {
+    ev.socket_id.as_deref().and_then(SocketRef::parse)
 }

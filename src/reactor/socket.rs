@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::inbox::{self, Command, Item};
@@ -18,28 +17,15 @@ use crate::http::{self, Head, Method};
 use crate::metrics::stats::{AppCounter, Rejection};
 use crate::pusher::auth;
 use crate::pusher::channel::{self, Kind};
-use crate::pusher::event::{self, Incoming, SigninData, SubscribeData, UnsubscribeData};
+use crate::pusher::event::{
+    self, ChannelData, Incoming, SigninData, SubscribeData, UnsubscribeData, UserData,
+};
+use crate::pusher::rest::payload_bytes;
 use crate::ws::{self, Message, WsError};
 
 /// Pusher's code for a message the server could not act on ("4300-4399: any other type of
 /// error"); no close follows.
 const BAD_MESSAGE: u16 = 4300;
-
-/// `channel_data` of a presence subscription.
-#[derive(Deserialize)]
-struct ChannelData<'a> {
-    #[serde(borrow)]
-    user_id: &'a RawValue,
-    #[serde(borrow, default)]
-    user_info: Option<&'a RawValue>,
-}
-
-/// `user_data` of a sign-in.
-#[derive(Deserialize)]
-struct UserData<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-}
 
 /// A JavaScript number's `String(n)` for the values user ids take (integers print without
 /// a fraction: `1.0` and `1e2` are `1` and `100`, as soketi, which runs on JSON.parse).
@@ -672,15 +658,6 @@ impl Reactor {
             except: Some(me),
             accepted_at: Instant::now(),
         });
-    }
-}
-
-/// Bytes of an event's data as soketi measures it: a string's UTF-8 length, else its JSON.
-pub(super) fn payload_bytes(raw: &str) -> usize {
-    if raw.starts_with('"') {
-        serde_json::from_str::<String>(raw).map_or(raw.len(), |s| s.len())
-    } else {
-        raw.len()
     }
 }
 
