@@ -40,6 +40,10 @@ pub mod flags {
     pub const READ_PENDING: u16 = 1 << 7;
     /// The peer closed its side (EOF seen); nothing more will arrive.
     pub const PEER_CLOSED: u16 = 1 << 8;
+    /// The poller reported the peer's hang-up. Edge-triggered, that report comes once, and
+    /// it may come while input is paused or deferred: from then on a short read does not
+    /// mean "wait for the next event", the socket is read on until its EOF.
+    pub const HUP_REPORTED: u16 = 1 << 9;
 }
 
 /// Bytes waiting to be written to one socket.

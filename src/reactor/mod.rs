@@ -416,6 +416,9 @@ impl Reactor {
                 self.dirty.push(idx);
             }
         }
+        if closed {
+            self.conn_mut(idx).set(flags::HUP_REPORTED);
+        }
         let c = self.conn(idx);
         if c.phase == Phase::Closing {
             // A closing socket is not read: whatever it still sends is dropped with it,
@@ -482,10 +485,12 @@ impl Reactor {
                     (r, full)
                 }
             };
+            let hup = self.live(idx).is_some_and(|c| c.has(flags::HUP_REPORTED));
             match result {
                 // Edge-triggered: a read that did not fill the buffer drained the socket;
-                // bytes that arrive later raise a new event, so no extra read is needed.
-                ReadResult::Data(_) if !full => return,
+                // bytes that arrive later raise a new event, so no extra read is needed —
+                // unless the hang-up was already reported: no event will tell of the EOF.
+                ReadResult::Data(_) if !full && !hup => return,
                 ReadResult::Data(_) => {}
                 ReadResult::WouldBlock => return,
                 ReadResult::Eof => return self.on_eof(idx),

@@ -686,6 +686,37 @@ fn an_oversized_body_sent_in_full_still_gets_its_413() {
 
 /// Back-pressure must not stall the connection: once the client reads, every pipelined
 /// request is answered.
+/// A client half-closes while the server has stopped reading it (its responses back up):
+/// the hang-up is reported while input is paused, and when the responses drain the server
+/// must read on to the EOF after the last short read, answer everything and close.
+#[test]
+fn half_close_while_paused_is_seen() {
+    let srv = TestServer::default();
+    let mut c = HttpConn::open(srv.addr);
+    let req = get("/");
+    // ~100 KB of requests, ~1.2 MB of responses: more than the socket buffers of a client
+    // that reads nothing take, so input pauses, while the unread requests (and then the
+    // tail and the FIN) still fit in the receive window.
+    let first = 4_000;
+    let tail = 10;
+    let mut w = c.sock.try_clone().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            w.write_all(req.repeat(first).as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            w.write_all(req.repeat(tail).as_bytes()).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        // Read nothing until the tail and the FIN have arrived.
+        std::thread::sleep(Duration::from_millis(600));
+        for i in 0..first + tail {
+            let r = c.response().unwrap_or_else(|| panic!("no response #{i}"));
+            assert_eq!(r.status, 200, "#{i}");
+        }
+    });
+    c.expect_closed();
+}
+
 #[test]
 fn pipelining_resumes_after_back_pressure() {
     let srv = TestServer::default();
