@@ -13,6 +13,12 @@
 //! of the changes; a joiner remembers the number its member list was taken at and skips
 //! broadcasts already reflected in it.
 //!
+//! Routing: each channel also records which reactors hold at least one of its subscribers
+//! (a [`ReactorSet`], updated under the same lock when a reactor gains its first local
+//! subscriber or loses its last). A publish is handed only to those reactors, so a reactor
+//! with nothing to deliver is not woken: a reactor learns of its first subscriber before
+//! that subscriber is confirmed, and every publish accepted after that reaches it.
+//!
 //! Seam for a cluster adapter: the counts and member lists here are this node's; a
 //! horizontal adapter will ask the other nodes and merge, as soketi's does.
 
@@ -44,16 +50,91 @@ pub struct Presence {
     pub seq: u64,
 }
 
+/// A set of reactor ids (every id is below 256: `FANOUTD_REACTORS` is at most 256).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReactorSet([u64; 4]);
+
+impl ReactorSet {
+    /// Every reactor of a server with `n` reactors.
+    pub fn all(n: usize) -> ReactorSet {
+        let mut s = ReactorSet::default();
+        for r in 0..n.min(256) {
+            s.insert(r as u8);
+        }
+        s
+    }
+
+    pub fn insert(&mut self, r: u8) {
+        self.0[(r >> 6) as usize] |= 1 << (r & 63);
+    }
+
+    pub fn remove(&mut self, r: u8) {
+        self.0[(r >> 6) as usize] &= !(1 << (r & 63));
+    }
+
+    pub fn contains(&self, r: u8) -> bool {
+        self.0[(r >> 6) as usize] & (1 << (r & 63)) != 0
+    }
+
+    /// Adds every member of `other`.
+    pub fn union(&mut self, other: ReactorSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+
+    /// The members, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    (w as u32 * 64 + b) as u8
+                })
+            })
+        })
+    }
+}
+
 /// What the directory knows about one channel.
 #[derive(Debug, Default)]
 pub struct ChannelState {
     /// Subscribed sockets on this node.
     pub sockets: u32,
+    /// Reactors holding at least one of those sockets.
+    pub reactors: ReactorSet,
     /// Presence members, for presence channels.
     pub presence: Option<Box<Presence>>,
 }
 
 impl ChannelState {
+    /// Counts one more subscriber, on `reactor` (its first local one when `first_here`);
+    /// `true` when the channel just became occupied.
+    pub fn add_socket(&mut self, reactor: u8, first_here: bool) -> bool {
+        self.sockets += 1;
+        if first_here {
+            self.reactors.insert(reactor);
+        }
+        self.sockets == 1
+    }
+
+    /// Counts one subscriber less, on `reactor` (its last local one when `last_here`);
+    /// `true` when the channel just became vacant.
+    pub fn remove_socket(&mut self, reactor: u8, last_here: bool) -> bool {
+        debug_assert!(self.sockets > 0);
+        self.sockets = self.sockets.saturating_sub(1);
+        if last_here {
+            self.reactors.remove(reactor);
+        }
+        self.sockets == 0
+    }
+
     /// Number of distinct users (presence channels).
     pub fn user_count(&self) -> usize {
         self.presence.as_ref().map_or(0, |p| p.members.len())
@@ -162,21 +243,27 @@ impl Directory {
         }
     }
 
-    /// Counts one more subscriber; `true` when the channel just became occupied.
-    pub fn subscribe(&self, app: usize, name: &str) -> bool {
-        let mut g = self.lock(app, name);
-        let st = g.state();
-        st.sockets += 1;
-        st.sockets == 1
+    /// Counts one more subscriber, on `reactor` (see [`ChannelState::add_socket`]); `true`
+    /// when the channel just became occupied.
+    pub fn subscribe(&self, app: usize, name: &str, reactor: u8, first_here: bool) -> bool {
+        self.lock(app, name).state().add_socket(reactor, first_here)
     }
 
-    /// Counts one subscriber less; `true` when the channel just became vacant.
-    pub fn unsubscribe(&self, app: usize, name: &str) -> bool {
-        let mut g = self.lock(app, name);
-        let st = g.state();
-        debug_assert!(st.sockets > 0);
-        st.sockets = st.sockets.saturating_sub(1);
-        st.sockets == 0
+    /// Counts one subscriber less, on `reactor` (see [`ChannelState::remove_socket`]);
+    /// `true` when the channel just became vacant.
+    pub fn unsubscribe(&self, app: usize, name: &str, reactor: u8, last_here: bool) -> bool {
+        self.lock(app, name)
+            .state()
+            .remove_socket(reactor, last_here)
+    }
+
+    /// The reactors holding subscribers of a channel (none when it is unknown).
+    pub fn reactors(&self, app: usize, name: &str) -> ReactorSet {
+        let shard = self.shard(app, name).lock();
+        shard.apps[app]
+            .channels
+            .get(name)
+            .map_or(ReactorSet::default(), |st| st.reactors)
     }
 
     /// (subscription count, user count) of one channel; zeros when unknown.
@@ -290,17 +377,41 @@ mod tests {
     #[test]
     fn counts_and_transitions() {
         let d = Directory::new(2);
-        assert!(d.subscribe(0, "a"));
-        assert!(!d.subscribe(0, "a"));
-        assert!(d.subscribe(1, "a"));
+        assert!(d.subscribe(0, "a", 0, true));
+        assert!(!d.subscribe(0, "a", 0, false));
+        assert!(d.subscribe(1, "a", 0, true));
         assert_eq!(d.channel(0, "a"), (2, 0));
         assert_eq!(d.channels(0, "").len(), 1);
-        assert!(!d.unsubscribe(0, "a"));
-        assert!(d.unsubscribe(0, "a"));
+        assert!(!d.unsubscribe(0, "a", 0, false));
+        assert!(d.unsubscribe(0, "a", 0, true));
         assert_eq!(d.channel(0, "a"), (0, 0));
         assert!(d.channels(0, "").is_empty());
         assert_eq!(d.channels(1, "a").len(), 1);
         assert!(d.channels(1, "b").is_empty());
+    }
+
+    #[test]
+    fn reactors_follow_first_and_last_local_subscribers() {
+        let d = Directory::new(1);
+        let set = |rs: &[u8]| {
+            let mut s = ReactorSet::default();
+            rs.iter().for_each(|&r| s.insert(r));
+            s
+        };
+        assert!(d.reactors(0, "a").is_empty());
+        d.subscribe(0, "a", 3, true);
+        d.subscribe(0, "a", 3, false);
+        d.subscribe(0, "a", 200, true);
+        assert_eq!(d.reactors(0, "a"), set(&[3, 200]));
+        assert_eq!(d.reactors(0, "a").iter().collect::<Vec<_>>(), vec![3, 200]);
+        d.unsubscribe(0, "a", 3, false);
+        assert_eq!(d.reactors(0, "a"), set(&[3, 200]));
+        d.unsubscribe(0, "a", 3, true);
+        assert_eq!(d.reactors(0, "a"), set(&[200]));
+        d.unsubscribe(0, "a", 200, true);
+        assert!(d.reactors(0, "a").is_empty());
+        assert_eq!(ReactorSet::all(3), set(&[0, 1, 2]));
+        assert_eq!(ReactorSet::all(256).iter().count(), 256);
     }
 
     #[test]

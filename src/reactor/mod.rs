@@ -34,7 +34,7 @@ use crate::app::{AppStore, Apps};
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::conn::{flags, Conn, Phase, Sub};
-use crate::directory::Directory;
+use crate::directory::{Directory, ReactorSet};
 use crate::fanout::{self, BufPool, Outbox, Sink};
 use crate::metrics::stats::{AppCounter, ReactorCounter, ReactorStats, Rejection, Stats};
 use crate::pusher::channel::SERVER_TO_USER_PREFIX;
@@ -947,23 +947,36 @@ impl Reactor {
         }
     }
 
-    /// Sends a command to every other reactor.
-    fn broadcast(&self, cmd: impl Fn() -> Command) {
-        for (i, inbox) in self.shared.inboxes.iter().enumerate() {
-            if i != self.id as usize {
-                inbox.push(cmd());
-            }
-        }
-    }
-
-    /// Publishes to every subscriber on every reactor: here now, elsewhere through inboxes.
+    /// Publishes to every subscriber on every reactor: here now, elsewhere through the
+    /// inboxes of the reactors that hold subscribers of its channels (the directory's
+    /// [`ReactorSet`](crate::directory::ReactorSet)), so that the others are not woken.
     fn publish(&mut self, p: inbox::Publish) {
         // Earlier publishes from other reactors may wait in the inbox; deliver them first so
         // that per channel, local subscribers see publishes in the order they were accepted.
         self.drain_inbox();
         let p = Arc::new(p);
         self.deliver_publish(&p);
-        self.broadcast(|| Command::Publish(p.clone()));
+        let reactors = self.shared.inboxes.len();
+        if reactors == 1 {
+            return;
+        }
+        let mut to = ReactorSet::default();
+        for item in &p.items {
+            if item.channel.starts_with(SERVER_TO_USER_PREFIX) {
+                // The user index is per reactor: any of them may hold that user's sockets.
+                to = ReactorSet::all(reactors);
+                break;
+            }
+            to.union(
+                self.shared
+                    .directory
+                    .reactors(p.app as usize, &item.channel),
+            );
+        }
+        to.remove(self.id);
+        for r in to.iter() {
+            self.shared.inboxes[r as usize].push(Command::Publish(p.clone()));
+        }
     }
 
     // ---------------------------------------------------------------- shutdown
@@ -1008,10 +1021,15 @@ impl Reactor {
             Some(e.presence.swap_remove(i).1)
         });
         let vacated = {
-            let name = &self.channels.get(sub.chan).name;
+            let ch = self.channels.get(sub.chan);
+            let last_here = ch.subs.len() == 1;
             match presence_user {
-                Some(user) => self.presence_leave(idx, app, name, &user),
-                None => self.shared.directory.unsubscribe(app as usize, name),
+                Some(user) => self.presence_leave(idx, app, &ch.name, &user, last_here),
+                None => {
+                    self.shared
+                        .directory
+                        .unsubscribe(app as usize, &ch.name, self.id, last_here)
+                }
             }
         };
         let removed = self.channels.remove(sub.chan, sub.pos);

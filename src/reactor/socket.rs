@@ -385,7 +385,11 @@ impl Reactor {
         }
         match presence {
             None => {
-                let occupied = self.shared.directory.subscribe(app.idx, ch);
+                let first_here = self.channels.lookup(app_idx, ch).is_none();
+                let occupied = self
+                    .shared
+                    .directory
+                    .subscribe(app.idx, ch, self.id, first_here);
                 self.join_local(idx, app_idx, ch, occupied);
                 self.send_with(idx, |m| event::subscription_succeeded(m, ch));
             }
@@ -448,6 +452,7 @@ impl Reactor {
         info: Box<str>,
     ) -> bool {
         let me = self.socket_ref(idx);
+        let first_here = self.channels.lookup(app.idx as u32, ch).is_none();
         let shared = self.shared.clone();
         let mut g = shared.directory.lock(app.idx, ch);
         let st = g.state();
@@ -456,8 +461,8 @@ impl Reactor {
         if is_new && p.members.len() >= app.config.max_presence_members_per_channel as usize {
             return false;
         }
-        st.sockets += 1;
-        let occupied = st.sockets == 1;
+        let occupied = st.add_socket(self.id, first_here);
+        let reactors = st.reactors;
         let p = st.presence.as_mut().expect("created above");
         if is_new {
             p.members.insert(
@@ -476,8 +481,8 @@ impl Reactor {
                 seq: p.seq,
                 except: Some(me),
             });
-            for inbox in &shared.inboxes {
-                inbox.push(Command::Presence(b.clone()));
+            for r in reactors.iter() {
+                shared.inboxes[r as usize].push(Command::Presence(b.clone()));
             }
         } else if let Some(m) = p.members.get_mut(&*user_id) {
             m.sockets += 1;
@@ -499,15 +504,23 @@ impl Reactor {
         true
     }
 
-    /// Leaves a presence channel under its directory lock; enqueues `member_removed` when
-    /// this was the user's last socket there. Returns `true` when the channel is vacant.
-    pub(super) fn presence_leave(&self, idx: u32, app: u32, ch: &str, user: &str) -> bool {
+    /// Leaves a presence channel under its directory lock (`last_here`: this was the
+    /// reactor's last local subscriber); enqueues `member_removed` when this was the user's
+    /// last socket there. Returns `true` when the channel is vacant.
+    pub(super) fn presence_leave(
+        &self,
+        idx: u32,
+        app: u32,
+        ch: &str,
+        user: &str,
+        last_here: bool,
+    ) -> bool {
         let me = self.socket_ref(idx);
         let shared = self.shared.clone();
         let mut g = shared.directory.lock(app as usize, ch);
         let st = g.state();
-        st.sockets = st.sockets.saturating_sub(1);
-        let vacated = st.sockets == 0;
+        let vacated = st.remove_socket(self.id, last_here);
+        let reactors = st.reactors;
         if let Some(p) = st.presence.as_mut() {
             let gone = match p.members.get_mut(user) {
                 Some(m) => {
@@ -527,8 +540,8 @@ impl Reactor {
                     seq: p.seq,
                     except: Some(me),
                 });
-                for inbox in &shared.inboxes {
-                    inbox.push(Command::Presence(b.clone()));
+                for r in reactors.iter() {
+                    shared.inboxes[r as usize].push(Command::Presence(b.clone()));
                 }
             }
         }

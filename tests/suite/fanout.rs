@@ -98,6 +98,121 @@ fn publish_reaches_every_reactor_once_in_order_4_reactors() {
     every_subscriber_gets_each_publish_once_in_order(4);
 }
 
+/// A publish goes only to the reactors that hold subscribers of its channel; this follows
+/// those subscribers as they come and go on each reactor (first and last local subscriber,
+/// re-subscription, an abrupt close) and checks each publish lands exactly where it should.
+#[test]
+fn publishes_follow_subscribers_as_they_come_and_go_on_each_reactor() {
+    let mut cfg = config();
+    cfg.reactors = 2;
+    let srv = TestServer::start(cfg);
+    let mut clients = clients_on_every_reactor(&srv, 2, 2);
+    let pos = |clients: &[Client], r: u8| {
+        clients
+            .iter()
+            .position(|c| reactor_of(&c.socket_id) == r)
+            .expect("a client on each reactor")
+    };
+    let mut a = clients.swap_remove(pos(&clients, 0));
+    let mut b = clients.swap_remove(pos(&clients, 1));
+    let unsubscribe = |c: &mut Client| leave(c, "moving");
+    let step = |n: usize, listening: &mut [&mut Client], silent: &mut [&mut Client]| {
+        let r = srv.trigger("moving", "step", &json!({"n": n}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        for c in listening.iter_mut() {
+            let m = c.recv_event("step");
+            assert_eq!(data_of(&m)["n"], n, "{m}");
+        }
+        for c in silent.iter_mut() {
+            c.expect_silence(Duration::from_millis(100));
+        }
+    };
+
+    a.subscribe("moving"); // first subscriber anywhere, on reactor 0
+    step(1, &mut [&mut a], &mut [&mut b]);
+    b.subscribe("moving"); // first on reactor 1
+    step(2, &mut [&mut a, &mut b], &mut []);
+    unsubscribe(&mut a); // reactor 0 has none left
+    step(3, &mut [&mut b], &mut [&mut a]);
+    unsubscribe(&mut b); // nobody anywhere
+    step(4, &mut [], &mut [&mut a, &mut b]);
+    a.subscribe("moving");
+    b.subscribe("moving");
+    step(5, &mut [&mut a, &mut b], &mut []);
+    drop(b); // abrupt close: reactor 1 loses its last subscriber
+    let mut others = clients_on_every_reactor(&srv, 2, 2);
+    let mut c = others.swap_remove(pos(&others, 1));
+    c.subscribe("moving"); // and gains a new one
+    step(6, &mut [&mut a, &mut c], &mut []);
+}
+
+/// Unsubscribes and waits until the server has done it (a ping answered after it).
+fn leave(c: &mut Client, channel: &str) {
+    c.send(json!({"event": "pusher:unsubscribe", "data": {"channel": channel}}));
+    c.send(json!({"event": "pusher:ping", "data": {}}));
+    c.recv_event("pusher:pong");
+}
+
+/// `n` clients that landed on `reactor` (others are dropped).
+fn clients_on(srv: &TestServer, reactor: u8, n: usize) -> Vec<Client> {
+    let mut out = Vec::new();
+    for _ in 0..400 {
+        if out.len() == n {
+            break;
+        }
+        let c = srv.client();
+        if reactor_of(&c.socket_id) == reactor {
+            out.push(c);
+        }
+    }
+    assert_eq!(out.len(), n, "clients on reactor {reactor}");
+    out
+}
+
+/// The same, with the publisher's reactor fixed: a client event from a sender on one
+/// reactor to receivers on the other, in both directions. The receivers' reactor gains its
+/// first subscriber, keeps getting events while one of two leaves, stops when the last
+/// leaves, and gets them again when someone joins after that.
+#[test]
+fn client_events_follow_subscribers_on_the_other_reactor() {
+    let mut cfg = config();
+    cfg.reactors = 2;
+    app(&mut cfg).enable_client_messages = true;
+    let srv = TestServer::start(cfg);
+    for (here, there) in [(0u8, 1u8), (1, 0)] {
+        let ch = format!("private-moving-{here}");
+        let mut s = clients_on(&srv, here, 1).remove(0);
+        let mut rx = clients_on(&srv, there, 3);
+        let mut z = rx.pop().expect("3 clients");
+        let mut y = rx.pop().expect("3 clients");
+        let mut x = rx.pop().expect("3 clients");
+        s.subscribe_private(&ch);
+        let mut step = |n: usize, listening: &mut [&mut Client], silent: &mut [&mut Client]| {
+            s.send(json!({"event": "client-step", "channel": ch, "data": {"n": n}}));
+            for c in listening.iter_mut() {
+                let m = c.recv_event("client-step");
+                assert_eq!(m["data"]["n"], n, "{here}->{there}: {m}");
+            }
+            for c in silent.iter_mut() {
+                c.expect_silence(Duration::from_millis(100));
+            }
+        };
+        x.subscribe_private(&ch);
+        step(1, &mut [&mut x], &mut [&mut y]);
+        y.subscribe_private(&ch);
+        step(2, &mut [&mut x, &mut y], &mut []);
+        leave(&mut x, &ch); // one of two local subscribers leaves
+        step(3, &mut [&mut y], &mut [&mut x]);
+        leave(&mut y, &ch); // the last one leaves
+        step(4, &mut [], &mut [&mut x, &mut y]);
+        x.subscribe_private(&ch); // first again
+        step(5, &mut [&mut x], &mut [&mut y]);
+        drop(x); // abrupt close of the only local subscriber
+        z.subscribe_private(&ch);
+        step(6, &mut [&mut z], &mut [&mut y]);
+    }
+}
+
 #[test]
 fn publishes_over_one_keep_alive_connection_and_from_several_connections_interleave_in_order() {
     let srv = TestServer::default();
