@@ -4,9 +4,10 @@
 # Each scenario runs the server (fanoutd) and then the floor (fanoutd-floor: the same syscalls
 # and nothing else) in the same session, pinned to the cores in SERVER_CPUS, and drives both
 # with the load generator (fanoutd-load) pinned to LOAD_CPUS, so every figure has its floor
-# beside it. Loopback only; every program stops by itself. Each program's output is kept in
-# $OUT/<scenario>.<what>.{out,err}; the last line of each fanoutd-load output is its JSON
-# report, and `benches/perf.sh summary` prints the figures PERF.md quotes from them.
+# beside it. Loopback only; every program stops by itself. Under $OUT, each fanoutd-load run
+# leaves <run>.out (its last line is the JSON report) and <run>.err, the server and the floor
+# leave <scenario>.fanoutd.log and <scenario>.fanoutd-floor.log, and
+# `benches/perf.sh summary` prints the figures PERF.md quotes.
 #
 #   benches/perf.sh [scenario ...]      default: all of them, in this order
 #     idle          19,000 idle subscribed connections: RSS and CPU per connection, and the
@@ -18,12 +19,14 @@
 #     client-events 250 private-channel pairs, 25,000 client events/s in total
 #     summary       print the figures of the runs in $OUT
 #
-# Settings (environment): SERVER_CPUS (0), LOAD_CPUS (1), REACTORS (2), IDLE_CONNS (19000),
-# OUT (target/perf/<commit>).
+# Settings (environment): SERVER_CPUS (0), FLOOR_CPUS (SERVER_CPUS: the floor is one thread,
+# so e.g. SERVER_CPUS=0-1 FLOOR_CPUS=0 sets the two-core server against the one-core floor),
+# LOAD_CPUS (1), REACTORS (2), IDLE_CONNS (19000), OUT (target/perf/<commit>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVER_CPUS=${SERVER_CPUS:-0}
+FLOOR_CPUS=${FLOOR_CPUS:-$SERVER_CPUS}
 LOAD_CPUS=${LOAD_CPUS:-1}
 REACTORS=${REACTORS:-2}
 IDLE_CONNS=${IDLE_CONNS:-19000}
@@ -59,19 +62,19 @@ start_server() {
   local name=$1
   shift
   env SOKETI_METRICS_ENABLED=true FANOUTD_REACTORS="$REACTORS" "$@" \
-    taskset -c "$SERVER_CPUS" "$BIN/fanoutd" >"$OUT/$name.server.out" 2>&1 &
+    taskset -c "$SERVER_CPUS" "$BIN/fanoutd" >"$OUT/$name.fanoutd.log" 2>&1 &
   server=$!
   children+=("$server")
   wait_port "$PORT"
   sleep 0.5
 }
 
-# start_floor NAME PORT MODE [flags]: fanoutd-floor pinned to SERVER_CPUS; sets $floor.
+# start_floor NAME PORT MODE [flags]: fanoutd-floor pinned to FLOOR_CPUS; sets $floor.
 start_floor() {
   local name=$1 port=$2
   shift 2
-  taskset -c "$SERVER_CPUS" "$BIN/fanoutd-floor" "$@" --port "$port" \
-    >"$OUT/$name.floor.out" 2>&1 &
+  taskset -c "$FLOOR_CPUS" "$BIN/fanoutd-floor" "$@" --port "$port" \
+    >"$OUT/$name.fanoutd-floor.log" 2>&1 &
   floor=$!
   children+=("$floor")
   wait_port "$port"
@@ -109,22 +112,23 @@ scenario_idle() {
   log "idle: fanoutd-load idle --conns $IDLE_CONNS (background)"
   taskset -c "$LOAD_CPUS" "$BIN/fanoutd-load" idle --port "$PORT" --conns "$IDLE_CONNS" \
     --channels 100 --hold 40 --settle 2 --server-pid "$server" \
-    >"$OUT/idle.server.out.load" 2>"$OUT/idle.err" &
+    >"$OUT/idle.out.partial" 2>"$OUT/idle.err" &
   local idle=$!
   children+=("$idle")
-  wait_connected "$OUT/idle.server.out.load"
+  wait_connected "$OUT/idle.out.partial"
   sleep 3
   load "idle.scrape-$IDLE_CONNS" scrape --url "http://127.0.0.1:$METRICS_PORT/metrics" \
     --count 2000 --interval-ms 5 --server-pid "$server"
   wait "$idle"
-  mv "$OUT/idle.server.out.load" "$OUT/idle.out"
+  mv "$OUT/idle.out.partial" "$OUT/idle.out"
   grep -v '^{' "$OUT/idle.out" >&2 || true
   stop "$server"
 
-  # Floor: the same connections to a program that keeps only the fd (no subscribe).
+  # Floor: the same connections, handshakes and subscribes, to a program that answers them
+  # with fixed frames and keeps only the fd.
   start_floor idle "$FLOOR_IDLE_PORT" idle --duration 240
-  load idle.floor idle --floor --port "$FLOOR_IDLE_PORT" --conns "$IDLE_CONNS" --hold 10 \
-    --settle 2 --server-pid "$floor"
+  load idle.floor idle --floor --port "$FLOOR_IDLE_PORT" --conns "$IDLE_CONNS" --channels 100 \
+    --hold 10 --settle 2 --server-pid "$floor"
   stop "$floor"
 }
 
@@ -196,7 +200,7 @@ def show(name, *keys):
             v = v.get(part) if isinstance(v, dict) else None
         vals.append(f"{k}={v}")
     print(f"{name}: " + "  ".join(vals))
-for n in sorted(f[:-4] for f in os.listdir(out) if f.endswith(".out") and not f.endswith((".server.out", ".floor.out"))):
+for n in sorted(f[:-4] for f in os.listdir(out) if f.endswith(".out")):
     r = report(n)
     if r is None:
         continue
@@ -234,7 +238,7 @@ if [[ " ${scenarios[*]} " != " summary " ]]; then
     echo "date $(date -u +%FT%TZ)"
     echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
     echo "nproc $(nproc)  kernel $(uname -r)"
-    echo "SERVER_CPUS=$SERVER_CPUS LOAD_CPUS=$LOAD_CPUS REACTORS=$REACTORS IDLE_CONNS=$IDLE_CONNS"
+    echo "SERVER_CPUS=$SERVER_CPUS FLOOR_CPUS=$FLOOR_CPUS LOAD_CPUS=$LOAD_CPUS REACTORS=$REACTORS IDLE_CONNS=$IDLE_CONNS"
   } >>"$OUT/session.txt"
 fi
 for s in "${scenarios[@]}"; do

@@ -13,8 +13,12 @@
 //!   bare send loop.
 //! - `http`: answers every HTTP/1.1 request (keep-alive, pipelined requests answered in
 //!   order, bodies skipped by Content-Length) with one fixed 200 JSON response.
-//! - `idle`: accepts WebSocket upgrades and then keeps nothing per connection but the fd (4
-//!   bytes in a Vec, plus its epoll registration), to show the kernel-side floor.
+//! - `idle`: the syscalls of a Pusher connect + handshake + subscribe with nothing else:
+//!   answers the upgrade with the 101 and a fixed `pusher:connection_established` in one
+//!   write, answers the first message (the client's subscribe, read but not parsed) with a
+//!   fixed `pusher_internal:subscription_succeeded`, and then keeps nothing per connection
+//!   but the fd (4 bytes in a Vec, plus its epoll registration), to show the kernel-side
+//!   floor of memory too.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -720,6 +724,14 @@ fn http(mut args: Args) -> Result<(), String> {
 /// Tokens of upgraded connections in `idle` have this bit set; the rest index handshakes.
 const OPEN_BIT: usize = 1 << (usize::BITS - 2);
 
+/// Where an `idle` connection is before it is subscribed.
+enum Pending {
+    /// Reading the upgrade request head.
+    Head(Vec<u8>),
+    /// Upgraded; the first message gets the subscription answer.
+    FirstMessage,
+}
+
 fn idle(mut args: Args) -> Result<(), String> {
     let port: u16 = args.take("port", 16203)?;
     let duration = Duration::from_secs_f64(args.take("duration", 60.0)?);
@@ -728,8 +740,22 @@ fn idle(mut args: Args) -> Result<(), String> {
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let listener = listen(port, &poll)?;
     let mut events = Events::with_capacity(1024);
-    // Handshakes in progress (slots reused), and upgraded connections: only the fd.
-    let mut handshakes: Vec<Option<(TcpStream, Vec<u8>)>> = Vec::new();
+    // The two answers a Pusher server sends while a client connects and subscribes,
+    // encoded once.
+    let mut established = Vec::new();
+    fanoutd::ws::frame::write_frame(
+        &mut established,
+        fanoutd::ws::OpCode::Text,
+        br#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.1\",\"activity_timeout\":30}"}"#,
+    );
+    let mut subscribed = Vec::new();
+    fanoutd::ws::frame::write_frame(
+        &mut subscribed,
+        fanoutd::ws::OpCode::Text,
+        br#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#,
+    );
+    // Connections not yet subscribed (slots reused), and subscribed ones: only the fd.
+    let mut handshakes: Vec<Option<(TcpStream, Pending)>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut open: Vec<Option<TcpStream>> = Vec::new();
     let mut open_count = 0usize;
@@ -765,10 +791,11 @@ fn idle(mut args: Args) -> Result<(), String> {
                         .register(&mut stream, Token(i), Interest::READABLE)
                         .is_ok()
                     {
+                        let entry = Some((stream, Pending::Head(Vec::new())));
                         if i == handshakes.len() {
-                            handshakes.push(Some((stream, Vec::new())));
+                            handshakes.push(entry);
                         } else {
-                            handshakes[i] = Some((stream, Vec::new()));
+                            handshakes[i] = entry;
                         }
                     } else {
                         free.push(i);
@@ -783,14 +810,27 @@ fn idle(mut args: Args) -> Result<(), String> {
                         closed += 1;
                     }
                 }
-            } else if let Some((stream, inbuf)) = handshakes.get_mut(t).and_then(Option::as_mut) {
-                let accepted = match handshake(stream, inbuf, &mut scratch) {
-                    Handshake::More => continue,
-                    Handshake::Refuse => false,
-                    // A 101 is ~130 bytes: a fresh socket always takes it whole.
-                    Handshake::Accept(resp) => write_some(stream, &resp)
-                        .map(|n| n == resp.len())
-                        .unwrap_or(false),
+            } else if let Some((stream, pending)) = handshakes.get_mut(t).and_then(Option::as_mut) {
+                // A 101 with a frame, or one frame, is a few hundred bytes: a fresh socket
+                // always takes it whole.
+                let accepted = match pending {
+                    Pending::Head(inbuf) => match handshake(stream, inbuf, &mut scratch) {
+                        Handshake::More => continue,
+                        Handshake::Refuse => false,
+                        Handshake::Accept(mut resp) => {
+                            resp.extend_from_slice(&established);
+                            if write_some(stream, &resp).is_ok_and(|n| n == resp.len()) {
+                                *pending = Pending::FirstMessage;
+                                continue;
+                            }
+                            false
+                        }
+                    },
+                    // Whatever the client sent (its subscribe), one answer.
+                    Pending::FirstMessage => {
+                        drain(stream, &mut scratch)
+                            && write_some(stream, &subscribed).is_ok_and(|n| n == subscribed.len())
+                    }
                 };
                 let slot = handshakes[t].take();
                 free.push(t);

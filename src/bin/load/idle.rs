@@ -26,7 +26,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let t0 = Instant::now();
     let self_cpu0 = fanoutd::sys::process::cpu_micros().unwrap_or(0);
     let deadline = t0 + duration;
-    let plan = if floor || channels == 0 {
+    // `fanoutd-floor idle` answers the upgrade with `connection_established` and the first
+    // message with `subscription_succeeded`, so the same plan runs against it.
+    let plan = if channels == 0 {
         Plan::None
     } else {
         Plan::Public {
@@ -35,7 +37,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         }
     };
     let what = if floor {
-        "fanoutd-floor, no subscriptions".to_string()
+        format!("fanoutd-floor, {channels} channels")
     } else if channels == 0 {
         "no subscriptions".to_string()
     } else {
@@ -51,7 +53,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         remote: common.remote,
         app_key: common.app_key.clone(),
         secret: common.secret.clone(),
-        floor,
+        floor: false,
         spread_sources: common.spread,
         plan,
     })
