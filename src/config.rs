@@ -1258,7 +1258,7 @@ fn build_apps(
 // Loading.
 
 impl Config {
-    /// Loads from command-line args (without argv[0]) and an environment lookup. Args: an
+    /// Loads from command-line args (without argv\[0\]) and an environment lookup. Args: an
     /// optional leading "start" (soketi's CLI is `soketi start --config=FILE`), `--config FILE`
     /// or `--config=FILE`; anything else → ConfigError naming it.
     pub fn load(

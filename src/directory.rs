@@ -3,13 +3,14 @@
 //! Subscription counts (for the REST API and occupied/vacated transitions), presence
 //! members, and the cache channels' last events live here, sharded by channel name over a
 //! handful of `parking_lot` mutexes. It is touched on subscribe, unsubscribe, close, REST
-//! reads and cache-channel publishes, never per delivery: the per-message path reads only
-//! the reactor's own [`crate::channels::Channels`].
+//! reads, and once per channel of each publish (to learn which reactors it goes to, and
+//! for cache channels to store it), never per delivery: delivering reads only the
+//! reactor's own [`crate::channels::Channels`].
 //!
 //! Presence order: a membership change and the broadcast it causes are decided under the
 //! channel's shard lock, and every membership change bumps the channel's sequence number.
-//! The caller enqueues the broadcast (tagged with that number) to every reactor's inbox
-//! while still holding the lock, so every reactor sees one channel's broadcasts in the order
+//! The caller enqueues the broadcast (tagged with that number) to the inbox of every reactor
+//! with subscribers of the channel while still holding the lock, so every reactor sees one channel's broadcasts in the order
 //! of the changes; a joiner remembers the number its member list was taken at and skips
 //! broadcasts already reflected in it.
 //!

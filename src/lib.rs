@@ -13,8 +13,9 @@
 //! ```
 //!
 //! State that must be exact across reactors (subscription counts, presence members, the
-//! cache channels' last events) lives in the [`directory`], touched on subscribe,
-//! unsubscribe, close and REST reads — never per delivery.
+//! cache channels' last events, which reactors hold a channel's subscribers) lives in the
+//! [`directory`], touched on subscribe, unsubscribe, close, REST reads and once per channel
+//! of a publish — never per delivery.
 
 pub mod app;
 pub mod channels;

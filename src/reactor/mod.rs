@@ -13,7 +13,9 @@
 //!    armed only after a short write), record publish-to-flush latencies;
 //! 5. free the slots of connections that died during the iteration.
 //!
-//! Nothing here blocks, and the per-message path takes no lock shared with other reactors.
+//! Nothing here blocks. Delivery takes no lock; a publish takes, for each of its channels,
+//! the directory's shard lock (held for one lookup, to learn which reactors hold
+//! subscribers), and the inbox lock of each such reactor (held for one push).
 
 mod api;
 pub mod inbox;
