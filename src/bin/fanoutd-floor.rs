@@ -741,19 +741,18 @@ fn idle(mut args: Args) -> Result<(), String> {
     let listener = listen(port, &poll)?;
     let mut events = Events::with_capacity(1024);
     // The two answers a Pusher server sends while a client connects and subscribes,
-    // encoded once.
-    let mut established = Vec::new();
-    fanoutd::ws::frame::write_frame(
-        &mut established,
-        fanoutd::ws::OpCode::Text,
-        br#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.1\",\"activity_timeout\":30}"}"#,
-    );
-    let mut subscribed = Vec::new();
-    fanoutd::ws::frame::write_frame(
-        &mut subscribed,
-        fanoutd::ws::OpCode::Text,
-        br#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#,
-    );
+    // encoded once, by the server's own encoders.
+    let text_frame = |json: &[u8]| {
+        let mut frame = Vec::new();
+        fanoutd::ws::frame::write_frame(&mut frame, fanoutd::ws::OpCode::Text, json);
+        frame
+    };
+    let mut json = Vec::new();
+    fanoutd::pusher::event::connection_established(&mut json, "1.1", 30);
+    let established = text_frame(&json);
+    json.clear();
+    fanoutd::pusher::event::subscription_succeeded(&mut json, "c");
+    let subscribed = text_frame(&json);
     // Connections not yet subscribed (slots reused), and subscribed ones: only the fd.
     let mut handshakes: Vec<Option<(TcpStream, Pending)>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();

@@ -98,54 +98,6 @@ fn publish_reaches_every_reactor_once_in_order_4_reactors() {
     every_subscriber_gets_each_publish_once_in_order(4);
 }
 
-/// A publish goes only to the reactors that hold subscribers of its channel; this follows
-/// those subscribers as they come and go on each reactor (first and last local subscriber,
-/// re-subscription, an abrupt close) and checks each publish lands exactly where it should.
-#[test]
-fn publishes_follow_subscribers_as_they_come_and_go_on_each_reactor() {
-    let mut cfg = config();
-    cfg.reactors = 2;
-    let srv = TestServer::start(cfg);
-    let mut clients = clients_on_every_reactor(&srv, 2, 2);
-    let pos = |clients: &[Client], r: u8| {
-        clients
-            .iter()
-            .position(|c| reactor_of(&c.socket_id) == r)
-            .expect("a client on each reactor")
-    };
-    let mut a = clients.swap_remove(pos(&clients, 0));
-    let mut b = clients.swap_remove(pos(&clients, 1));
-    let unsubscribe = |c: &mut Client| leave(c, "moving");
-    let step = |n: usize, listening: &mut [&mut Client], silent: &mut [&mut Client]| {
-        let r = srv.trigger("moving", "step", &json!({"n": n}));
-        assert_eq!(r.status, 200, "{}", r.body);
-        for c in listening.iter_mut() {
-            let m = c.recv_event("step");
-            assert_eq!(data_of(&m)["n"], n, "{m}");
-        }
-        for c in silent.iter_mut() {
-            c.expect_silence(Duration::from_millis(100));
-        }
-    };
-
-    a.subscribe("moving"); // first subscriber anywhere, on reactor 0
-    step(1, &mut [&mut a], &mut [&mut b]);
-    b.subscribe("moving"); // first on reactor 1
-    step(2, &mut [&mut a, &mut b], &mut []);
-    unsubscribe(&mut a); // reactor 0 has none left
-    step(3, &mut [&mut b], &mut [&mut a]);
-    unsubscribe(&mut b); // nobody anywhere
-    step(4, &mut [], &mut [&mut a, &mut b]);
-    a.subscribe("moving");
-    b.subscribe("moving");
-    step(5, &mut [&mut a, &mut b], &mut []);
-    drop(b); // abrupt close: reactor 1 loses its last subscriber
-    let mut others = clients_on_every_reactor(&srv, 2, 2);
-    let mut c = others.swap_remove(pos(&others, 1));
-    c.subscribe("moving"); // and gains a new one
-    step(6, &mut [&mut a, &mut c], &mut []);
-}
-
 /// Unsubscribes and waits until the server has done it (a ping answered after it).
 fn leave(c: &mut Client, channel: &str) {
     c.send(json!({"event": "pusher:unsubscribe", "data": {"channel": channel}}));
@@ -169,6 +121,58 @@ fn clients_on(srv: &TestServer, reactor: u8, n: usize) -> Vec<Client> {
     out
 }
 
+/// Step `n` of a routing test: each client of `listening` receives `event` carrying `n`
+/// (read by `n_of`), and the `silent` ones receive nothing.
+fn expect_step(
+    event: &str,
+    n: usize,
+    n_of: fn(&Value) -> Value,
+    listening: &mut [&mut Client],
+    silent: &mut [&mut Client],
+) {
+    for c in listening.iter_mut() {
+        let m = c.recv_event(event);
+        assert_eq!(n_of(&m), n, "{m}");
+    }
+    for c in silent.iter_mut() {
+        c.expect_silence(Duration::from_millis(100));
+    }
+}
+
+/// A publish goes only to the reactors that hold subscribers of its channel; this follows
+/// those subscribers as they come and go on each reactor (first and last local subscriber,
+/// nobody at all, re-subscription, an abrupt close) and checks each REST publish lands
+/// exactly where it should.
+#[test]
+fn publishes_follow_subscribers_as_they_come_and_go_on_each_reactor() {
+    let mut cfg = config();
+    cfg.reactors = 2;
+    let srv = TestServer::start(cfg);
+    let mut a = clients_on(&srv, 0, 1).remove(0);
+    let mut b = clients_on(&srv, 1, 1).remove(0);
+    let step = |n: usize, listening: &mut [&mut Client], silent: &mut [&mut Client]| {
+        let r = srv.trigger("moving", "step", &json!({"n": n}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        expect_step("step", n, |m| data_of(m)["n"].clone(), listening, silent);
+    };
+
+    a.subscribe("moving"); // first subscriber anywhere, on reactor 0
+    step(1, &mut [&mut a], &mut [&mut b]);
+    b.subscribe("moving"); // first on reactor 1
+    step(2, &mut [&mut a, &mut b], &mut []);
+    leave(&mut a, "moving"); // reactor 0 has none left
+    step(3, &mut [&mut b], &mut [&mut a]);
+    leave(&mut b, "moving"); // nobody anywhere
+    step(4, &mut [], &mut [&mut a, &mut b]);
+    a.subscribe("moving");
+    b.subscribe("moving");
+    step(5, &mut [&mut a, &mut b], &mut []);
+    drop(b); // abrupt close: reactor 1 loses its last subscriber
+    let mut c = clients_on(&srv, 1, 1).remove(0);
+    c.subscribe("moving"); // and gains a new one
+    step(6, &mut [&mut a, &mut c], &mut []);
+}
+
 /// The same, with the publisher's reactor fixed: a client event from a sender on one
 /// reactor to receivers on the other, in both directions. The receivers' reactor gains its
 /// first subscriber, keeps getting events while one of two leaves, stops when the last
@@ -189,13 +193,13 @@ fn client_events_follow_subscribers_on_the_other_reactor() {
         s.subscribe_private(&ch);
         let mut step = |n: usize, listening: &mut [&mut Client], silent: &mut [&mut Client]| {
             s.send(json!({"event": "client-step", "channel": ch, "data": {"n": n}}));
-            for c in listening.iter_mut() {
-                let m = c.recv_event("client-step");
-                assert_eq!(m["data"]["n"], n, "{here}->{there}: {m}");
-            }
-            for c in silent.iter_mut() {
-                c.expect_silence(Duration::from_millis(100));
-            }
+            expect_step(
+                "client-step",
+                n,
+                |m| m["data"]["n"].clone(),
+                listening,
+                silent,
+            );
         };
         x.subscribe_private(&ch);
         step(1, &mut [&mut x], &mut [&mut y]);

@@ -684,8 +684,6 @@ fn an_oversized_body_sent_in_full_still_gets_its_413() {
     assert_eq!(r.status, 413, "{r:?}");
 }
 
-/// Back-pressure must not stall the connection: once the client reads, every pipelined
-/// request is answered.
 /// A client half-closes while the server has stopped reading it (its responses back up):
 /// the hang-up is reported while input is paused, and when the responses drain the server
 /// must read on to the EOF after the last short read, answer everything and close.
@@ -717,6 +715,8 @@ fn half_close_while_paused_is_seen() {
     c.expect_closed();
 }
 
+/// Back-pressure must not stall the connection: once the client reads, every pipelined
+/// request is answered.
 #[test]
 fn pipelining_resumes_after_back_pressure() {
     let srv = TestServer::default();
