@@ -5,5 +5,7 @@
 
 pub mod auth;
 pub mod channel;
+pub mod error;
 pub mod event;
 pub mod rest;
+pub mod user;

@@ -40,6 +40,7 @@ use crate::directory::{Directory, ReactorSet};
 use crate::fanout::{self, BufPool, Outbox, Sink};
 use crate::metrics::stats::{AppCounter, ReactorCounter, ReactorStats, Rejection, Stats};
 use crate::pusher::channel::SERVER_TO_USER_PREFIX;
+use crate::pusher::error::Close;
 use crate::ws;
 use inbox::{Command, Inbox, SocketRef};
 
@@ -726,7 +727,7 @@ impl Reactor {
                 .add_reactor(ReactorCounter::SlowConsumerCloses, 1);
             // The backlog stays queued; the close frame follows it, and the closing timeout
             // drops the socket if it never drains.
-            self.close_ws(idx, 4100, "Slow consumer: too many bytes waiting");
+            self.end(idx, Close::SlowConsumer);
         }
     }
 
@@ -781,6 +782,16 @@ impl Reactor {
         c.set(flags::CLOSE_AFTER_FLUSH);
     }
 
+    /// Ends a WebSocket connection for one of the fixed reasons.
+    fn end(&mut self, idx: u32, why: Close) {
+        let code = why.code().as_u16();
+        if why.sends_error() {
+            self.error_and_close(idx, code, why.message());
+        } else {
+            self.close_ws(idx, code, why.message());
+        }
+    }
+
     /// Sends `pusher:error` with `code` and closes with the same code.
     fn error_and_close(&mut self, idx: u32, code: u16, message: &str) {
         self.send_with(idx, |m| crate::pusher::event::error(m, code, message, None));
@@ -814,14 +825,10 @@ impl Reactor {
                 Phase::WebSocket => {
                     let deadline = c.extra.as_ref().and_then(|e| e.auth_deadline);
                     if deadline.is_some_and(|d| reached(now, d)) {
-                        self.error_and_close(
-                            idx,
-                            4009,
-                            "Connection not authorized within timeout.",
-                        );
+                        self.end(idx, Close::AuthTimeout);
                     } else if c.has(flags::PING_SENT) {
                         if since_mark >= pong {
-                            self.close_ws(idx, 4201, "Pong reply not received");
+                            self.end(idx, Close::PongTimeout);
                         }
                     } else if now.wrapping_sub(c.last_rx) >= activity {
                         self.send_json(idx, crate::pusher::event::PING);
@@ -945,7 +952,7 @@ impl Reactor {
             return;
         };
         for idx in slots {
-            self.error_and_close(idx, 4009, "You got disconnected by the app.");
+            self.end(idx, Close::Terminated);
         }
     }
 
@@ -991,9 +998,7 @@ impl Reactor {
                 continue;
             };
             match c.phase {
-                Phase::WebSocket => {
-                    self.error_and_close(idx, 4200, "Server closed. Please reconnect shortly.")
-                }
+                Phase::WebSocket => self.end(idx, Close::Closing),
                 Phase::Http
                     if !c.has(flags::REQUEST_PARTIAL) && self.outs[idx as usize].buf.is_none() =>
                 {

@@ -7,8 +7,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::value::RawValue;
-
 use super::inbox::{self, Command, Item};
 use super::Reactor;
 use crate::app::{App, AppStore};
@@ -17,54 +15,13 @@ use crate::http::{self, Head, Method};
 use crate::metrics::stats::{AppCounter, Rejection};
 use crate::pusher::auth;
 use crate::pusher::channel::{self, Kind};
+use crate::pusher::error::{Close, Code};
 use crate::pusher::event::{
     self, ChannelData, Incoming, SigninData, SubscribeData, UnsubscribeData, UserData,
 };
 use crate::pusher::rest::payload_bytes;
+use crate::pusher::user::{canonical_user_id, signin_user_id};
 use crate::ws::{self, Message, WsError};
-
-/// Pusher's code for a message the server could not act on ("4300-4399: any other type of
-/// error"); no close follows.
-const BAD_MESSAGE: u16 = 4300;
-
-/// A JavaScript number's `String(n)` for the values user ids take (integers print without
-/// a fraction: `1.0` and `1e2` are `1` and `100`, as soketi, which runs on JSON.parse).
-fn js_number(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.fract() == 0.0 && v.abs() < 1e21 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}")
-    }
-}
-
-/// A presence `user_id` in canonical JSON: a string re-encoded (so `"\u0031"` is `"1"`), a
-/// number as JavaScript prints it (so `1.0` is `1`). The JSON type is kept: `1` and `"1"`
-/// stay different members, as in soketi. `None` for other types and the empty string.
-fn canonical_user_id(raw: &RawValue) -> Option<String> {
-    let t = raw.get();
-    if t.starts_with('"') {
-        let s: String = serde_json::from_str(t).ok()?;
-        (!s.is_empty()).then(|| serde_json::to_string(&s).expect("a string serialises"))
-    } else if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        let v: f64 = t.parse().ok()?;
-        v.is_finite().then(|| js_number(v))
-    } else {
-        None
-    }
-}
-
-/// The signed-in user id as text (soketi: `String(id)`), when it is truthy: a non-empty
-/// string or a non-zero number.
-fn signin_user_id(raw: &RawValue) -> Option<String> {
-    let canonical = canonical_user_id(raw)?;
-    if canonical.starts_with('"') {
-        serde_json::from_str(&canonical).ok()
-    } else {
-        (canonical != "0").then_some(canonical)
-    }
-}
 
 impl Reactor {
     // ------------------------------------------------------------ handshake
@@ -120,24 +77,20 @@ impl Reactor {
     fn open(&mut self, idx: u32, key: &str) {
         if self.shared.is_closing() {
             self.my_stats().reject(Rejection::ShuttingDown);
-            return self.error_and_close(idx, 4200, "Server is closing. Please reconnect shortly.");
+            return self.end(idx, Close::ClosingOnOpen);
         }
         let Some(app) = self.shared.apps.by_key(key).cloned() else {
             self.my_stats().reject(Rejection::UnknownApp);
             let msg = format!("App key {key} does not exist.");
-            return self.error_and_close(idx, 4001, &msg);
+            return self.error_and_close(idx, Code::AppNotFound.as_u16(), &msg);
         };
         if !app.config.enabled {
             self.my_stats().reject(Rejection::AppDisabled);
-            return self.error_and_close(idx, 4003, "The app is not enabled.");
+            return self.end(idx, Close::AppDisabled);
         }
         if !app.try_open_connection() {
             self.my_stats().reject(Rejection::OverQuota);
-            return self.error_and_close(
-                idx,
-                4100,
-                "The current concurrent connections quota has been reached.",
-            );
+            return self.end(idx, Close::OverQuota);
         }
         let now = self.now;
         let auth_ms = super::ms_u32(self.shared.config.user_authentication_timeout_ms);
@@ -219,7 +172,9 @@ impl Reactor {
     }
 
     fn bad_message(&mut self, idx: u32, message: &str) {
-        self.send_with(idx, |m| event::error(m, BAD_MESSAGE, message, None));
+        self.send_with(idx, |m| {
+            event::error(m, Code::BadMessage.as_u16(), message, None)
+        });
     }
 
     fn on_text(&mut self, idx: u32, text: &str) {
@@ -235,7 +190,7 @@ impl Reactor {
             "pusher:ping" => {
                 self.send_json(idx, event::PONG);
                 if self.shared.is_closing() {
-                    self.error_and_close(idx, 4200, "Server closed. Please reconnect shortly.");
+                    self.end(idx, Close::Closing);
                 }
             }
             "pusher:pong" => {}
@@ -275,7 +230,7 @@ impl Reactor {
 
     fn subscribe(&mut self, idx: u32, msg: &Incoming<'_>) {
         if self.shared.is_closing() {
-            return self.error_and_close(idx, 4200, "Server closed. Please reconnect shortly.");
+            return self.end(idx, Close::Closing);
         }
         let d: SubscribeData = match event::parse_data("pusher:subscribe", msg.data) {
             Ok(d) => d,
@@ -292,7 +247,13 @@ impl Reactor {
         let max = app.config.max_channel_name_length;
         if ch.chars().count() > max {
             let err = format!("The channel name is longer than the allowed {max} characters.");
-            return self.subscription_error(idx, ch, Some("LimitReached"), &err, 4009);
+            return self.subscription_error(
+                idx,
+                ch,
+                Some("LimitReached"),
+                &err,
+                Code::Unauthorized.as_u16(),
+            );
         }
         let kind = channel::kind(ch);
         let socket_id = self.socket_id(idx);
@@ -316,7 +277,7 @@ impl Reactor {
                             ch,
                             Some("ServerError"),
                             "Invalid channel_data: expected a JSON object with a user_id.",
-                            4302,
+                            Code::InvalidChannelData.as_u16(),
                         )
                     }
                 };
@@ -324,7 +285,13 @@ impl Reactor {
                 let max_kb = app.config.max_presence_member_size_in_kb;
                 if info.len() as f64 / 1024.0 > max_kb {
                     let err = format!("The maximum size for a channel member is {max_kb} KB.");
-                    return self.subscription_error(idx, ch, Some("LimitReached"), &err, 4301);
+                    return self.subscription_error(
+                        idx,
+                        ch,
+                        Some("LimitReached"),
+                        &err,
+                        Code::ClientEventRefused.as_u16(),
+                    );
                 }
                 let token = d.auth.as_deref().unwrap_or("");
                 let parts: [&[u8]; 5] = [
@@ -343,7 +310,7 @@ impl Reactor {
                         ch,
                         Some("ServerError"),
                         "Invalid channel_data: user_id must be a non-empty string or a number.",
-                        4302,
+                        Code::InvalidChannelData.as_u16(),
                     );
                 };
                 presence = Some((user_id.into(), info.into()));
@@ -355,7 +322,7 @@ impl Reactor {
                 ch,
                 None,
                 "The channel name is not allowed. Read channel conventions: https://pusher.com/docs/channels/using_channels/channels/#channel-naming-conventions",
-                4009,
+                Code::Unauthorized.as_u16(),
             );
         }
         let app_idx = app.idx as u32;
@@ -381,7 +348,13 @@ impl Reactor {
                 "A connection may join at most {} channels.",
                 super::MAX_CHANNELS_PER_CONNECTION
             );
-            return self.subscription_error(idx, ch, Some("LimitReached"), &err, 4009);
+            return self.subscription_error(
+                idx,
+                ch,
+                Some("LimitReached"),
+                &err,
+                Code::Unauthorized.as_u16(),
+            );
         }
         match presence {
             None => {
@@ -396,7 +369,13 @@ impl Reactor {
             Some((user_id, info)) => {
                 if !self.presence_join(idx, &app, ch, user_id, info) {
                     let err = "The maximum members per presence channel limit was reached";
-                    return self.subscription_error(idx, ch, Some("LimitReached"), err, 4100);
+                    return self.subscription_error(
+                        idx,
+                        ch,
+                        Some("LimitReached"),
+                        err,
+                        Code::OverQuota.as_u16(),
+                    );
                 }
             }
         }
@@ -576,17 +555,13 @@ impl Reactor {
         let socket_id = self.socket_id(idx);
         let parts: [&[u8]; 3] = [socket_id.as_bytes(), b"::user::", d.user_data.as_bytes()];
         if !auth::verify_socket_token(app.key(), app.secret(), &d.auth, &parts) {
-            return self.error_and_close(idx, 4009, "Connection not authorized.");
+            return self.end(idx, Close::SigninRefused);
         }
         let user = serde_json::from_str::<UserData>(&d.user_data)
             .ok()
             .and_then(|u| u.id.and_then(signin_user_id));
         let Some(user) = user else {
-            return self.error_and_close(
-                idx,
-                4009,
-                "The returned user data must contain the \"id\" field.",
-            );
+            return self.end(idx, Close::SigninWithoutId);
         };
         let app_idx = app.idx as u32;
         let old = {
@@ -612,7 +587,9 @@ impl Reactor {
         let ch = msg.channel.as_deref().unwrap_or("");
         let ev: &str = &msg.event;
         let err = |r: &mut Reactor, text: &str| {
-            r.send_with(idx, |m| event::error(m, 4301, text, Some(ch)));
+            r.send_with(idx, |m| {
+                event::error(m, Code::ClientEventRefused.as_u16(), text, Some(ch))
+            });
         };
         if !app.config.enable_client_messages {
             return err(self, "The app does not have client messaging enabled.");
