@@ -16,13 +16,13 @@
 //!
 //! Not part of the server's API: `#[doc(hidden)]` in lib.rs.
 
+use crate::conn::SocketRef;
 use crate::http::{self, HttpError};
 use crate::parse::Status;
 use crate::pusher::auth::{self, RestRequest};
 use crate::pusher::event::ChannelData;
 use crate::pusher::rest::{self, EventBody};
 use crate::pusher::{channel, event};
-use crate::reactor::inbox::SocketRef;
 use crate::ws::frame::{self, FrameHeader, MAX_HEADER_BYTES};
 use crate::ws::{Decoder, Limits, Message, WsError};
 

@@ -68,6 +68,7 @@ impl Server {
             stats: stats.clone(),
             closing: closing.clone(),
             started: Instant::now(),
+            node_id: crate::conn::new_node_id(crate::sys::random_seed()),
             config,
         });
         let mut reactors = Vec::with_capacity(n);

@@ -1,10 +1,16 @@
 //! One TCP connection as a reactor holds it: the socket, its phase, and the few bytes of
 //! state an idle connection needs. Nothing is allocated while a connection is idle: the
-//! write buffer ([`crate::fanout::Outbox`], kept beside the slab) exists only while bytes
+//! write buffer ([`WriteBuf`] in a [`crate::fanout::Outbox`], kept beside the slab) exists only while bytes
 //! wait, the input spill only while a request or frame is unfinished, the extras only for
 //! sockets that signed in, joined a presence channel or must sign in.
 
-use mio::net::TcpStream;
+mod socket_id;
+mod transport;
+mod write_buf;
+
+pub use socket_id::{new_node_id, SocketRef, NODE_BITS};
+pub use transport::{ReadResult, Transport};
+pub use write_buf::WriteBuf;
 
 use crate::ws::Decoder;
 
@@ -46,86 +52,6 @@ pub mod flags {
     pub const HUP_REPORTED: u16 = 1 << 9;
 }
 
-/// Bytes waiting to be written to one socket.
-///
-/// Invariant: `buf[head..]` are the bytes not yet written; `head <= buf.len()`. Compaction is
-/// lazy: the written prefix is dropped only when it is at least half of the buffer.
-#[derive(Debug, Default)]
-pub struct WriteBuf {
-    buf: Vec<u8>,
-    head: usize,
-}
-
-impl WriteBuf {
-    /// A buffer with some capacity.
-    pub fn with_capacity(cap: usize) -> WriteBuf {
-        WriteBuf {
-            buf: Vec::with_capacity(cap),
-            head: 0,
-        }
-    }
-
-    /// Bytes waiting.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.buf.len() - self.head
-    }
-
-    /// `true` when nothing waits.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes waiting.
-    #[inline]
-    pub fn pending(&self) -> &[u8] {
-        &self.buf[self.head..]
-    }
-
-    /// Appends bytes.
-    #[inline]
-    pub fn extend(&mut self, bytes: &[u8]) {
-        if self.head > 0 && self.head * 2 >= self.buf.len() {
-            self.buf.drain(..self.head);
-            self.head = 0;
-        }
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The vector to append into directly (for encoders that write into `&mut Vec<u8>`).
-    #[inline]
-    pub fn vec(&mut self) -> &mut Vec<u8> {
-        if self.head > 0 && self.head * 2 >= self.buf.len() {
-            self.buf.drain(..self.head);
-            self.head = 0;
-        }
-        &mut self.buf
-    }
-
-    /// Marks `n` more bytes as written.
-    #[inline]
-    pub fn consume(&mut self, n: usize) {
-        self.head += n;
-        debug_assert!(self.head <= self.buf.len());
-        if self.head == self.buf.len() {
-            self.buf.clear();
-            self.head = 0;
-        }
-    }
-
-    /// Empties the buffer, keeping its capacity.
-    pub fn clear(&mut self) {
-        self.buf.clear();
-        self.head = 0;
-    }
-
-    /// Allocated capacity.
-    pub fn capacity(&self) -> usize {
-        self.buf.capacity()
-    }
-}
-
 /// One subscription of a connection: the local channel and the connection's position in
 /// that channel's subscriber list (kept so that unsubscribing is O(1)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +76,8 @@ pub struct Extra {
 /// A connection. Kept small: it lives in the reactor's slab for as long as the socket does.
 #[derive(Debug)]
 pub struct Conn {
-    pub sock: TcpStream,
+    /// The byte stream (all socket I/O goes through it).
+    pub transport: Transport,
     /// Random half of the socket id (the other half encodes reactor and slot).
     pub rand: u32,
     /// Dense app index once upgraded; `u32::MAX` before.
@@ -175,9 +102,9 @@ pub struct Conn {
 
 impl Conn {
     /// A freshly accepted connection.
-    pub fn new(sock: TcpStream, now: u32) -> Conn {
+    pub fn new(transport: Transport, now: u32) -> Conn {
         Conn {
-            sock,
+            transport,
             rand: 0,
             app: u32::MAX,
             phase: Phase::Http,
@@ -221,21 +148,6 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn write_buf_compacts_lazily() {
-        let mut w = WriteBuf::with_capacity(8);
-        w.extend(b"abcdef");
-        w.consume(2);
-        assert_eq!(w.pending(), b"cdef");
-        w.extend(b"g");
-        assert_eq!(w.pending(), b"cdefg");
-        w.consume(4);
-        w.extend(b"hi");
-        assert_eq!(w.pending(), b"ghi");
-        w.consume(3);
-        assert!(w.is_empty());
-    }
 
     #[test]
     fn conn_stays_small() {

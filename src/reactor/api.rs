@@ -6,10 +6,11 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::inbox::{self, Command, SocketRef};
+use super::inbox::{self, Command};
 use super::socket::frame_item;
 use super::Reactor;
 use crate::app::{App, AppStore, RateDecision};
+use crate::conn::SocketRef;
 use crate::conn::{flags, Phase};
 use crate::http::{self, Head, Method};
 use crate::metrics::stats::AppCounter;

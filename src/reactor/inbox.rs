@@ -11,41 +11,7 @@ use std::time::Instant;
 use mio::Waker;
 use parking_lot::Mutex;
 
-/// Identifies one socket on this node: its reactor, slot and random id half (a slot that
-/// was reused has another random half, so a stale reference matches nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketRef {
-    pub reactor: u8,
-    pub slot: u32,
-    pub rand: u32,
-}
-
-impl SocketRef {
-    /// Formats the Pusher socket id: `"<rand>.<slot * 256 + reactor>"` — two integers, as
-    /// Pusher and soketi socket ids are, unique among live sockets by construction.
-    pub fn socket_id(&self, out: &mut String) {
-        let mut b = itoa::Buffer::new();
-        out.push_str(b.format(self.rand));
-        out.push('.');
-        out.push_str(b.format(((self.slot as u64) << 8) | self.reactor as u64));
-    }
-
-    /// Parses a socket id made by [`SocketRef::socket_id`].
-    pub fn parse(id: &str) -> Option<SocketRef> {
-        let (a, b) = id.split_once('.')?;
-        if a.is_empty() || b.is_empty() || !a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let rand: u32 = a.parse().ok()?;
-        let low: u64 = b.parse().ok()?;
-        let slot = u32::try_from(low >> 8).ok()?;
-        Some(SocketRef {
-            reactor: (low & 0xff) as u8,
-            slot,
-            rand,
-        })
-    }
-}
+use crate::conn::SocketRef;
 
 /// One encoded event for one channel.
 #[derive(Debug)]
@@ -128,36 +94,5 @@ impl Inbox {
     pub fn take(&self, into: &mut Vec<Command>) {
         debug_assert!(into.is_empty());
         std::mem::swap(&mut *self.queue.lock(), into);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_ids_round_trip() {
-        let r = SocketRef {
-            reactor: 3,
-            slot: 123_456,
-            rand: 4_000_000_000,
-        };
-        let mut s = String::new();
-        r.socket_id(&mut s);
-        assert_eq!(s, "4000000000.31604739");
-        assert_eq!(SocketRef::parse(&s), Some(r));
-        for bad in [
-            "",
-            "1",
-            "1.",
-            ".1",
-            "a.1",
-            "1.2.3",
-            "-1.2",
-            "99999999999.1",
-            "1.+2",
-        ] {
-            assert_eq!(SocketRef::parse(bad), None, "{bad}");
-        }
     }
 }

@@ -23,8 +23,7 @@ mod socket;
 pub mod token;
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,14 +34,14 @@ use mio::{Events, Interest, Poll};
 use crate::app::{AppStore, Apps};
 use crate::channels::Channels;
 use crate::config::Config;
-use crate::conn::{flags, Conn, Phase, Sub};
+use crate::conn::{flags, Conn, Phase, ReadResult, SocketRef, Sub, Transport};
 use crate::directory::{Directory, ReactorSet};
 use crate::fanout::{self, BufPool, Outbox, Sink};
 use crate::metrics::stats::{AppCounter, ReactorCounter, ReactorStats, Rejection, Stats};
 use crate::pusher::channel::SERVER_TO_USER_PREFIX;
 use crate::pusher::error::Close;
 use crate::ws;
-use inbox::{Command, Inbox, SocketRef};
+use inbox::{Command, Inbox};
 
 /// State shared by all reactors (and the metrics thread). Immutable after start-up except
 /// through interior mutability designed for it (directory locks, inboxes, atomics).
@@ -56,6 +55,8 @@ pub struct Shared {
     pub closing: Arc<AtomicBool>,
     /// The zero of every reactor's coarse clock.
     pub started: Instant,
+    /// This node's part of every socket id (see [`SocketRef`]).
+    pub node_id: u32,
 }
 
 impl Shared {
@@ -132,25 +133,6 @@ pub struct Reactor {
     live: usize,
     /// Sweeps run so far.
     sweeps: u32,
-}
-
-enum ReadResult {
-    Data(usize),
-    Eof,
-    WouldBlock,
-    Failed,
-}
-
-fn read_once(sock: &mut TcpStream, buf: &mut [u8]) -> ReadResult {
-    loop {
-        match sock.read(buf) {
-            Ok(0) => return ReadResult::Eof,
-            Ok(n) => return ReadResult::Data(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadResult::WouldBlock,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return ReadResult::Failed,
-        }
-    }
 }
 
 impl Reactor {
@@ -334,6 +316,7 @@ impl Reactor {
 
     fn socket_ref(&self, idx: u32) -> SocketRef {
         SocketRef {
+            node: self.shared.node_id,
             reactor: self.id,
             slot: idx,
             rand: self.conn(idx).rand,
@@ -343,8 +326,10 @@ impl Reactor {
     /// The slot a socket reference names, if it is on this reactor and still the same socket.
     fn resolve(&self, r: Option<SocketRef>) -> Option<u32> {
         let r = r?;
-        (r.reactor == self.id && self.live(r.slot).is_some_and(|c| c.rand == r.rand))
-            .then_some(r.slot)
+        (r.node == self.shared.node_id
+            && r.reactor == self.id
+            && self.live(r.slot).is_some_and(|c| c.rand == r.rand))
+        .then_some(r.slot)
     }
 
     fn next_rand(&mut self) -> u32 {
@@ -398,7 +383,7 @@ impl Reactor {
             self.free.push(idx);
             return;
         }
-        self.slots[idx as usize].conn = Some(Conn::new(sock, self.now));
+        self.slots[idx as usize].conn = Some(Conn::new(Transport::Plain(sock), self.now));
         self.live += 1;
         self.my_stats()
             .add_reactor_gauge(ReactorCounter::Connections, 1);
@@ -451,7 +436,7 @@ impl Reactor {
                 Some(mut sp) => {
                     let len = sp.len();
                     sp.resize(len + SPILL_CHUNK, 0);
-                    let r = read_once(&mut self.conn_mut(idx).sock, &mut sp[len..]);
+                    let r = self.conn_mut(idx).transport.read(&mut sp[len..]);
                     match r {
                         ReadResult::Data(n) => {
                             sp.truncate(len + n);
@@ -469,7 +454,7 @@ impl Reactor {
                 }
                 None => {
                     let mut buf = std::mem::take(&mut self.scratch);
-                    let r = read_once(&mut self.conn_mut(idx).sock, &mut buf);
+                    let r = self.conn_mut(idx).transport.read(&mut buf);
                     let full = matches!(r, ReadResult::Data(n) if n == buf.len());
                     if let ReadResult::Data(n) = r {
                         self.note_rx(idx);
@@ -488,12 +473,15 @@ impl Reactor {
                     (r, full)
                 }
             };
-            let hup = self.live(idx).is_some_and(|c| c.has(flags::HUP_REPORTED));
+            // Edge-triggered: a read that did not fill the buffer drained the socket;
+            // bytes that arrive later raise a new event, so no extra read is needed —
+            // unless the hang-up was already reported (no event will tell of the EOF), or
+            // the transport holds input it has not handed out yet (no event for that either).
+            let read_on = self.live(idx).is_some_and(|c| {
+                c.has(flags::HUP_REPORTED) || c.transport.has_buffered_plaintext()
+            });
             match result {
-                // Edge-triggered: a read that did not fill the buffer drained the socket;
-                // bytes that arrive later raise a new event, so no extra read is needed —
-                // unless the hang-up was already reported: no event will tell of the EOF.
-                ReadResult::Data(_) if !full && !hup => return,
+                ReadResult::Data(_) if !full && !read_on => return,
                 ReadResult::Data(_) => {}
                 ReadResult::WouldBlock => return,
                 ReadResult::Eof => return self.on_eof(idx),
@@ -629,7 +617,7 @@ impl Reactor {
         let o = &mut self.outs[idx as usize];
         if let Some(buf) = o.buf.as_mut() {
             while !buf.is_empty() {
-                match conn.sock.write(buf.pending()) {
+                match conn.transport.write(buf.pending()) {
                     Ok(0) => return self.kill(idx),
                     Ok(n) => buf.consume(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -644,11 +632,13 @@ impl Reactor {
                         if !conn.has(flags::WRITABLE_ARMED) {
                             conn.set(flags::WRITABLE_ARMED);
                             let gen = slot.gen;
-                            let _ = self.poll.registry().reregister(
-                                &mut conn.sock,
-                                token::conn(idx, gen),
-                                Interest::READABLE | Interest::WRITABLE,
-                            );
+                            if let Some(sock) = conn.transport.source() {
+                                let _ = self.poll.registry().reregister(
+                                    sock,
+                                    token::conn(idx, gen),
+                                    Interest::READABLE | Interest::WRITABLE,
+                                );
+                            }
                         }
                         return;
                     }
@@ -673,7 +663,7 @@ impl Reactor {
             conn.clear(flags::CLOSE_AFTER_FLUSH);
             // Half-close and wait for the peer's EOF (or the closing timeout): closing at
             // once could turn unread input into a reset that destroys what we just sent.
-            let _ = conn.sock.shutdown(Shutdown::Write);
+            conn.transport.shutdown_write();
             conn.phase = Phase::Closing;
             conn.mark = self.now;
         }

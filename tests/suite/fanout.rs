@@ -8,8 +8,8 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use fanoutd::conn::SocketRef;
 use fanoutd::pusher::auth;
-use fanoutd::reactor::inbox::SocketRef;
 use serde_json::{json, Value};
 
 use crate::http::HttpConn;
