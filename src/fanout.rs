@@ -8,6 +8,8 @@
 //! which is what lets the benches drive it directly.
 
 use crate::conn::WriteBuf;
+use crate::reactor::inbox::Item;
+use crate::ws;
 
 /// Output state of one connection slot. Kept apart from the connection itself so that
 /// delivery walks a dense array of 16-byte entries.
@@ -91,6 +93,21 @@ impl Sink<'_> {
             self.over.push(idx);
         }
         true
+    }
+}
+
+/// Encodes a Pusher message (`json`) for `channel` once, as the WebSocket text frame every
+/// subscriber receives; `cache_seq` is the cache sequence number of a cache-channel
+/// publish, 0 otherwise.
+pub fn encode_item(channel: &str, json: &[u8], cache_seq: u64) -> Item {
+    let mut frame = Vec::with_capacity(ws::frame::header_len_for(json.len()) + json.len());
+    ws::frame::write_header(&mut frame, true, ws::OpCode::Text, json.len());
+    frame.extend_from_slice(json);
+    Item {
+        channel: channel.into(),
+        frame: frame.into_boxed_slice(),
+        payload_len: json.len(),
+        cache_seq,
     }
 }
 

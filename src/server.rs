@@ -12,7 +12,7 @@ use mio::{Poll, Waker};
 
 use crate::app::Apps;
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::{Directory, Discard};
 use crate::metrics::server::{MetricsServer, MetricsState};
 use crate::metrics::stats::Stats;
 use crate::reactor::inbox::{Command, Inbox};
@@ -59,10 +59,11 @@ impl Server {
             inboxes.push(Inbox::new(waker));
             polls.push(poll);
         }
+        let inboxes: Arc<[Inbox]> = inboxes.into();
         let closing = Arc::new(AtomicBool::new(false));
         let public_port = addr.port();
         let shared = Arc::new(Shared {
-            directory: Directory::new(app_ids.len()),
+            directory: Directory::new(inboxes.clone(), Arc::new(Discard)),
             apps,
             inboxes,
             stats: stats.clone(),
@@ -119,7 +120,7 @@ impl ServerHandle {
     /// `pusher:error` 4200 and a close, new sockets are refused with 4200.
     pub fn begin_shutdown(&self) {
         if !self.shared.closing.swap(true, Ordering::SeqCst) {
-            for inbox in &self.shared.inboxes {
+            for inbox in self.shared.inboxes.iter() {
                 inbox.push(Command::Shutdown);
             }
         }

@@ -7,7 +7,6 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::inbox::{self, Command};
-use super::socket::frame_item;
 use super::Reactor;
 use crate::app::{App, AppStore, RateDecision};
 use crate::conn::SocketRef;
@@ -428,7 +427,7 @@ impl Reactor {
 
     fn api_terminate(&mut self, app: &App, user: &str) -> Result<Vec<u8>, ApiError> {
         let user_id: std::sync::Arc<str> = user.into();
-        for inbox in &self.shared.inboxes {
+        for inbox in self.shared.inboxes.iter() {
             inbox.push(Command::Terminate {
                 app: app.idx as u32,
                 user_id: user_id.clone(),
@@ -513,7 +512,7 @@ impl Reactor {
             } else {
                 0
             };
-            items.push(frame_item(ch, &json, cache_seq));
+            items.push(crate::fanout::encode_item(ch, &json, cache_seq));
             self.msg = json;
         }
     }

@@ -49,7 +49,7 @@ pub struct Shared {
     pub config: Config,
     pub apps: Apps,
     pub directory: Directory,
-    pub inboxes: Vec<Inbox>,
+    pub inboxes: Arc<[Inbox]>,
     pub stats: Arc<Stats>,
     /// Set when the graceful shutdown starts: `/ready` answers 503, new sockets get 4200.
     pub closing: Arc<AtomicBool>,
@@ -1017,16 +1017,16 @@ impl Reactor {
             let i = e.presence.iter().position(|(c, _)| *c == sub.chan)?;
             Some(e.presence.swap_remove(i).1)
         });
-        let vacated = {
+        let transitions = {
             let ch = self.channels.get(sub.chan);
             let last_here = ch.subs.len() == 1;
+            let dir = &self.shared.directory;
             match presence_user {
-                Some(user) => self.presence_leave(idx, app, &ch.name, &user, last_here),
-                None => {
-                    self.shared
-                        .directory
-                        .unsubscribe(app as usize, &ch.name, self.id, last_here)
+                Some(user) => {
+                    let me = self.socket_ref(idx);
+                    dir.presence_leave(app as usize, &ch.name, me, last_here, &user)
                 }
+                None => dir.unsubscribe(app as usize, &ch.name, self.id, last_here),
             }
         };
         let removed = self.channels.remove(sub.chan, sub.pos);
@@ -1038,7 +1038,7 @@ impl Reactor {
         }
         let s = self.stats.reactor(self.id as usize);
         s.add_gauge(app as usize, AppCounter::Subscriptions, -1);
-        if vacated {
+        if transitions.vacated() {
             s.add_gauge(app as usize, AppCounter::OccupiedChannels, -1);
         }
     }

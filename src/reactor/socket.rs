@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::inbox::{self, Command, Item};
+use super::inbox;
 use super::Reactor;
 use crate::app::{App, AppStore};
 use crate::conn::{flags, Phase, Sub};
+use crate::directory::Joiner;
+use crate::fanout::encode_item;
 use crate::http::{self, Head, Method};
 use crate::metrics::stats::{AppCounter, Rejection};
 use crate::pusher::auth;
@@ -359,11 +361,11 @@ impl Reactor {
         match presence {
             None => {
                 let first_here = self.channels.lookup(app_idx, ch).is_none();
-                let occupied = self
+                let t = self
                     .shared
                     .directory
                     .subscribe(app.idx, ch, self.id, first_here);
-                self.join_local(idx, app_idx, ch, occupied);
+                self.join_local(idx, app_idx, ch, t.occupied());
                 self.send_with(idx, |m| event::subscription_succeeded(m, ch));
             }
             Some((user_id, info)) => {
@@ -419,9 +421,9 @@ impl Reactor {
         chan
     }
 
-    /// Joins a presence channel: under the channel's directory lock, checks the member
-    /// limit, records the member, enqueues `member_added` (if the user is new) to every
-    /// reactor, and takes the member list the joiner is sent. `false` when full.
+    /// Joins a presence channel through the directory (member limit, member list and the
+    /// `member_added` broadcast are decided there, under the channel's lock), then locally.
+    /// `false` when the channel is full.
     fn presence_join(
         &mut self,
         idx: u32,
@@ -432,99 +434,28 @@ impl Reactor {
     ) -> bool {
         let me = self.socket_ref(idx);
         let first_here = self.channels.lookup(app.idx as u32, ch).is_none();
-        let shared = self.shared.clone();
-        let mut g = shared.directory.lock(app.idx, ch);
-        let st = g.state();
-        let p = st.presence.get_or_insert_with(Default::default);
-        let is_new = !p.members.contains_key(&*user_id);
-        if is_new && p.members.len() >= app.config.max_presence_members_per_channel as usize {
+        let max = app.config.max_presence_members_per_channel as usize;
+        let Some(joined) = self.shared.directory.presence_join(
+            app.idx,
+            ch,
+            Joiner {
+                socket: me,
+                first_here,
+                user_id: &user_id,
+                user_info: &info,
+            },
+            max,
+        ) else {
             return false;
-        }
-        let occupied = st.add_socket(self.id, first_here);
-        let reactors = st.reactors;
-        let p = st.presence.as_mut().expect("created above");
-        if is_new {
-            p.members.insert(
-                user_id.clone(),
-                crate::directory::Member {
-                    info: info.clone(),
-                    sockets: 1,
-                },
-            );
-            p.seq += 1;
-            let mut json = Vec::with_capacity(64 + ch.len() + user_id.len() + info.len());
-            event::member_added(&mut json, ch, &user_id, &info);
-            let b = Arc::new(inbox::Presence {
-                app: app.idx as u32,
-                item: frame_item(ch, &json, 0),
-                seq: p.seq,
-                except: Some(me),
-            });
-            for r in reactors.iter() {
-                shared.inboxes[r as usize].push(Command::Presence(b.clone()));
-            }
-        } else if let Some(m) = p.members.get_mut(&*user_id) {
-            m.sockets += 1;
-        }
-        let seq = p.seq;
-        let mut members: Vec<(&str, &str)> =
-            p.members.iter().map(|(id, m)| (&**id, &*m.info)).collect();
-        members.sort_unstable();
-        let mut reply = Vec::with_capacity(64 + members.len() * 32);
-        event::presence_succeeded(&mut reply, ch, members.iter().copied());
-        drop(g);
-        let chan = self.join_local(idx, app.idx as u32, ch, occupied);
-        self.channels.get_mut(chan).joiners.push((idx, seq));
+        };
+        let chan = self.join_local(idx, app.idx as u32, ch, joined.transitions.occupied());
+        self.channels.get_mut(chan).joiners.push((idx, joined.seq));
         self.conn_mut(idx)
             .extra_mut()
             .presence
             .push((chan, user_id));
-        self.send_json(idx, &reply);
+        self.send_json(idx, &joined.reply);
         true
-    }
-
-    /// Leaves a presence channel under its directory lock (`last_here`: this was the
-    /// reactor's last local subscriber); enqueues `member_removed` when this was the user's
-    /// last socket there. Returns `true` when the channel is vacant.
-    pub(super) fn presence_leave(
-        &self,
-        idx: u32,
-        app: u32,
-        ch: &str,
-        user: &str,
-        last_here: bool,
-    ) -> bool {
-        let me = self.socket_ref(idx);
-        let shared = self.shared.clone();
-        let mut g = shared.directory.lock(app as usize, ch);
-        let st = g.state();
-        let vacated = st.remove_socket(self.id, last_here);
-        let reactors = st.reactors;
-        if let Some(p) = st.presence.as_mut() {
-            let gone = match p.members.get_mut(user) {
-                Some(m) => {
-                    m.sockets = m.sockets.saturating_sub(1);
-                    m.sockets == 0
-                }
-                None => false,
-            };
-            if gone {
-                p.members.remove(user);
-                p.seq += 1;
-                let mut json = Vec::with_capacity(64 + ch.len() + user.len());
-                event::member_removed(&mut json, ch, user);
-                let b = Arc::new(inbox::Presence {
-                    app,
-                    item: frame_item(ch, &json, 0),
-                    seq: p.seq,
-                    except: Some(me),
-                });
-                for r in reactors.iter() {
-                    shared.inboxes[r as usize].push(Command::Presence(b.clone()));
-                }
-            }
-        }
-        vacated
     }
 
     fn unsubscribe(&mut self, idx: u32, msg: &Incoming<'_>) {
@@ -644,23 +575,9 @@ impl Reactor {
         let me = self.socket_ref(idx);
         self.publish(inbox::Publish {
             app: app.idx as u32,
-            items: vec![frame_item(ch, &json, 0)],
+            items: vec![encode_item(ch, &json, 0)],
             except: Some(me),
             accepted_at: Instant::now(),
         });
-    }
-}
-
-/// Wraps a JSON message in a WebSocket text frame for delivery; `cache_seq` is the cache
-/// sequence number for cache-channel publishes, 0 otherwise.
-pub(super) fn frame_item(channel: &str, json: &[u8], cache_seq: u64) -> Item {
-    let mut frame = Vec::with_capacity(ws::frame::header_len_for(json.len()) + json.len());
-    ws::frame::write_header(&mut frame, true, ws::OpCode::Text, json.len());
-    frame.extend_from_slice(json);
-    Item {
-        channel: channel.into(),
-        frame: frame.into_boxed_slice(),
-        payload_len: json.len(),
-        cache_seq,
     }
 }
