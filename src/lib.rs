@@ -29,6 +29,7 @@ pub mod parse;
 pub mod pusher;
 pub mod reactor;
 pub mod server;
+pub mod session;
 pub mod sys;
 pub mod ws;
 

@@ -16,7 +16,8 @@ use crate::directory::{Directory, Discard};
 use crate::metrics::server::{MetricsServer, MetricsState};
 use crate::metrics::stats::Stats;
 use crate::reactor::inbox::{Command, Inbox};
-use crate::reactor::{token, Reactor, Shared};
+use crate::reactor::{token, Reactor};
+use crate::session::Shared;
 
 /// Listen backlog of each reactor's listener.
 const BACKLOG: i32 = 4096;

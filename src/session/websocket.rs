@@ -7,8 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::inbox;
-use super::Reactor;
+use super::Context;
 use crate::app::{App, AppStore};
 use crate::conn::{flags, Phase, Sub};
 use crate::directory::Joiner;
@@ -23,15 +22,16 @@ use crate::pusher::event::{
 };
 use crate::pusher::rest::payload_bytes;
 use crate::pusher::user::{canonical_user_id, signin_user_id};
+use crate::reactor::inbox;
 use crate::ws::{self, Message, WsError};
 
-impl Reactor {
+impl Context {
     // ------------------------------------------------------------ handshake
 
     /// `GET /app/{key}`: validates the handshake (RFC 6455 §4.2.1), answers 101 and runs
     /// the Pusher connection-open sequence. Returns `true` when the connection upgraded.
-    pub(super) fn upgrade(&mut self, idx: u32, head: &Head<'_>, key: &str) -> bool {
-        let bad = |r: &mut Reactor, status: u16, msg: &str, extra: &[(&str, &str)]| {
+    pub(crate) fn upgrade(&mut self, idx: u32, head: &Head<'_>, key: &str) -> bool {
+        let bad = |r: &mut Context, status: u16, msg: &str, extra: &[(&str, &str)]| {
             r.my_stats().reject(Rejection::BadHandshake);
             r.respond(idx, status, "text/plain", msg.as_bytes(), extra, false);
             false
@@ -114,7 +114,7 @@ impl Reactor {
     // ------------------------------------------------------------ frames
 
     /// Decodes WebSocket frames from `buf`; returns the bytes consumed.
-    pub(super) fn process_ws(&mut self, idx: u32, buf: &mut [u8]) -> usize {
+    pub(crate) fn process_ws(&mut self, idx: u32, buf: &mut [u8]) -> usize {
         let limits = ws::Limits {
             max_message_bytes: self.shared.config.ws_max_message_bytes,
         };
@@ -517,7 +517,7 @@ impl Reactor {
         let app = self.app_of(idx);
         let ch = msg.channel.as_deref().unwrap_or("");
         let ev: &str = &msg.event;
-        let err = |r: &mut Reactor, text: &str| {
+        let err = |r: &mut Context, text: &str| {
             r.send_with(idx, |m| {
                 event::error(m, Code::ClientEventRefused.as_u16(), text, Some(ch))
             });

@@ -1,0 +1,169 @@
+//! HTTP/1.1 request framing: keep-alive, pipelining, bodies and their limits, the
+//! unfinished-request timer, back-pressure on clients that pipeline without reading, and
+//! writing responses (CORS headers, `HEAD` without a body, close after the last).
+//! The routes are in [`super::rest`].
+
+use super::Context;
+use crate::conn::{flags, Phase};
+use crate::http;
+use crate::http::{Head, Method};
+use crate::parse::Status;
+use crate::pusher::rest::ApiError;
+
+/// CORS headers soketi puts on every handled response.
+const CORS: [(&str, &str); 3] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS"),
+    (
+        "Access-Control-Allow-Headers",
+        "Origin, Content-Type, X-Auth-Token, X-Requested-With, Accept, Authorization, X-CSRF-TOKEN, XSRF-TOKEN, X-Socket-Id",
+    ),
+];
+
+/// Responses waiting for one HTTP connection before it stops taking requests.
+const HTTP_OUTPUT_PAUSE_BYTES: usize = 256 * 1024;
+
+/// What follows a handled request.
+pub(super) enum Next {
+    KeepAlive,
+    Close,
+    Upgraded,
+}
+
+impl Context {
+    /// Handles every complete request in `buf`; returns the bytes consumed.
+    pub(crate) fn process_http(&mut self, idx: u32, buf: &mut [u8]) -> usize {
+        let cfg = &self.shared.config.http;
+        let limits = http::Limits {
+            max_head_bytes: cfg.max_head_bytes,
+            max_headers: cfg.max_headers,
+            max_body_bytes: cfg.max_body_bytes,
+        };
+        let mut pos = 0;
+        loop {
+            if self.outs[idx as usize]
+                .buf
+                .as_ref()
+                .is_some_and(|b| b.len() > HTTP_OUTPUT_PAUSE_BYTES)
+            {
+                // Back-pressure: a client that pipelines requests without reading the
+                // responses waits until they drain; the flush resumes this connection.
+                self.conn_mut(idx).set(flags::READ_PAUSED);
+                return pos;
+            }
+            if pos == buf.len() {
+                let now = self.now;
+                let c = self.conn_mut(idx);
+                c.clear(flags::REQUEST_PARTIAL);
+                c.mark = now;
+                return pos;
+            }
+            let (next, total) = match http::parse_head(&buf[pos..], &limits) {
+                Ok(Status::Partial) => return self.partial(idx, pos),
+                Err(e) => {
+                    let body = format!(r#"{{"error":"{}","code":{}}}"#, e.message(), e.status());
+                    self.respond(
+                        idx,
+                        e.status(),
+                        "application/json",
+                        body.as_bytes(),
+                        &[],
+                        false,
+                    );
+                    return buf.len();
+                }
+                Ok(Status::Complete(head)) => {
+                    // The body length was checked against its limit by the parser.
+                    let total = head.head_len + head.content_length as usize;
+                    if buf.len() - pos < total {
+                        return self.partial(idx, pos);
+                    }
+                    let body = &buf[pos + head.head_len..pos + total];
+                    (self.handle_request(idx, &head, body), total)
+                }
+            };
+            pos += total;
+            match next {
+                Next::KeepAlive => {}
+                Next::Close => return buf.len(),
+                Next::Upgraded => {
+                    let n = self.process_ws(idx, &mut buf[pos..]);
+                    return pos + n;
+                }
+            }
+            if self.live(idx).is_none_or(|c| c.phase != Phase::Http) {
+                return buf.len();
+            }
+        }
+    }
+
+    /// An unfinished request: start its timer (slow-loris guard) if it just began.
+    fn partial(&mut self, idx: u32, pos: usize) -> usize {
+        let now = self.now;
+        let c = self.conn_mut(idx);
+        if !c.has(flags::REQUEST_PARTIAL) {
+            c.set(flags::REQUEST_PARTIAL);
+            c.mark = now;
+        }
+        pos
+    }
+
+    /// The request did not complete in time.
+    pub(crate) fn http_timeout(&mut self, idx: u32) {
+        let body = br#"{"error":"Request timeout.","code":408}"#;
+        self.respond(idx, 408, "application/json", body, &[], false);
+        let c = self.conn_mut(idx);
+        c.spill = None;
+        c.clear(flags::REQUEST_PARTIAL);
+    }
+
+    /// Writes a response; closes after it unless `keep_alive` (and not shutting down).
+    pub(crate) fn respond(
+        &mut self,
+        idx: u32,
+        status: u16,
+        content_type: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+        keep_alive: bool,
+    ) {
+        let keep_alive = keep_alive && !self.shared.is_closing();
+        let head_only = self.head_only;
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + extra.len());
+        headers.push(("Content-Type", content_type));
+        headers.extend_from_slice(&CORS);
+        headers.extend_from_slice(extra);
+        let out = self.output(idx);
+        let before = out.len();
+        http::write_response(out, status, &headers, body, keep_alive);
+        if head_only {
+            out.truncate(out.len() - body.len());
+        }
+        let _ = before;
+        if !keep_alive {
+            let now = self.now;
+            let c = self.conn_mut(idx);
+            c.set(flags::CLOSE_AFTER_FLUSH);
+            c.phase = Phase::Closing;
+            c.mark = now;
+            c.spill = None;
+        }
+    }
+
+    pub(crate) fn respond_json(&mut self, idx: u32, status: u16, body: &[u8], keep_alive: bool) {
+        self.respond(idx, status, "application/json", body, &[], keep_alive);
+    }
+
+    pub(crate) fn respond_error(&mut self, idx: u32, e: ApiError, keep_alive: bool) {
+        let body = serde_json::json!({"error": e.message, "code": e.status}).to_string();
+        self.respond_json(idx, e.status, body.as_bytes(), keep_alive);
+    }
+
+    fn handle_request(&mut self, idx: u32, head: &Head<'_>, body: &[u8]) -> Next {
+        let keep = head.keep_alive;
+        self.head_only = head.method == Method::Head;
+        let next = self.route(idx, head, body, keep);
+        self.head_only = false;
+        next
+    }
+}
