@@ -23,6 +23,35 @@ const CORS: [(&str, &str); 3] = [
 /// Responses waiting for one HTTP connection before it stops taking requests.
 const HTTP_OUTPUT_PAUSE_BYTES: usize = 256 * 1024;
 
+/// The request a response answers: its connection, whether the connection stays open after
+/// it, and whether it was a `HEAD` (the response goes without its body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Req {
+    pub(crate) idx: u32,
+    pub(crate) keep_alive: bool,
+    pub(crate) head_only: bool,
+}
+
+impl Req {
+    /// A response after which the connection closes (errors before a request was
+    /// understood, timeouts).
+    pub(crate) fn last(idx: u32) -> Req {
+        Req {
+            idx,
+            keep_alive: false,
+            head_only: false,
+        }
+    }
+
+    /// The same request, answered with a response after which the connection closes.
+    pub(crate) fn closing(self) -> Req {
+        Req {
+            keep_alive: false,
+            ..self
+        }
+    }
+}
+
 /// What follows a handled request.
 pub(super) enum Next {
     KeepAlive,
@@ -62,14 +91,7 @@ impl Context {
                 Ok(Status::Partial) => return self.partial(idx, pos),
                 Err(e) => {
                     let body = format!(r#"{{"error":"{}","code":{}}}"#, e.message(), e.status());
-                    self.respond(
-                        idx,
-                        e.status(),
-                        "application/json",
-                        body.as_bytes(),
-                        &[],
-                        false,
-                    );
+                    self.respond_json(Req::last(idx), e.status(), body.as_bytes());
                     return buf.len();
                 }
                 Ok(Status::Complete(head)) => {
@@ -111,35 +133,33 @@ impl Context {
     /// The request did not complete in time.
     pub(crate) fn http_timeout(&mut self, idx: u32) {
         let body = br#"{"error":"Request timeout.","code":408}"#;
-        self.respond(idx, 408, "application/json", body, &[], false);
+        self.respond_json(Req::last(idx), 408, body);
         let c = self.conn_mut(idx);
         c.spill = None;
         c.clear(flags::REQUEST_PARTIAL);
     }
 
-    /// Writes a response; closes after it unless `keep_alive` (and not shutting down).
+    /// Writes a response to `req`; closes after it unless the request keeps the connection
+    /// alive (and the server is not shutting down).
     pub(crate) fn respond(
         &mut self,
-        idx: u32,
+        req: Req,
         status: u16,
         content_type: &str,
         body: &[u8],
         extra: &[(&str, &str)],
-        keep_alive: bool,
     ) {
-        let keep_alive = keep_alive && !self.shared.is_closing();
-        let head_only = self.head_only;
+        let idx = req.idx;
+        let keep_alive = req.keep_alive && !self.shared.is_closing();
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + extra.len());
         headers.push(("Content-Type", content_type));
         headers.extend_from_slice(&CORS);
         headers.extend_from_slice(extra);
         let out = self.output(idx);
-        let before = out.len();
         http::write_response(out, status, &headers, body, keep_alive);
-        if head_only {
+        if req.head_only {
             out.truncate(out.len() - body.len());
         }
-        let _ = before;
         if !keep_alive {
             let now = self.now;
             let c = self.conn_mut(idx);
@@ -150,20 +170,21 @@ impl Context {
         }
     }
 
-    pub(crate) fn respond_json(&mut self, idx: u32, status: u16, body: &[u8], keep_alive: bool) {
-        self.respond(idx, status, "application/json", body, &[], keep_alive);
+    pub(crate) fn respond_json(&mut self, req: Req, status: u16, body: &[u8]) {
+        self.respond(req, status, "application/json", body, &[]);
     }
 
-    pub(crate) fn respond_error(&mut self, idx: u32, e: ApiError, keep_alive: bool) {
+    pub(crate) fn respond_error(&mut self, req: Req, e: ApiError) {
         let body = serde_json::json!({"error": e.message, "code": e.status}).to_string();
-        self.respond_json(idx, e.status, body.as_bytes(), keep_alive);
+        self.respond_json(req, e.status, body.as_bytes());
     }
 
     fn handle_request(&mut self, idx: u32, head: &Head<'_>, body: &[u8]) -> Next {
-        let keep = head.keep_alive;
-        self.head_only = head.method == Method::Head;
-        let next = self.route(idx, head, body, keep);
-        self.head_only = false;
-        next
+        let req = Req {
+            idx,
+            keep_alive: head.keep_alive,
+            head_only: head.method == Method::Head,
+        };
+        self.route(req, head, body)
     }
 }

@@ -103,8 +103,6 @@ pub struct Context {
     pub(crate) now: u32,
     /// A `Shutdown` command arrived.
     pub(crate) stop_requested: bool,
-    /// The request being handled is a HEAD request (respond without a body).
-    head_only: bool,
     /// Sweeps run so far.
     sweeps: u32,
 }
@@ -132,7 +130,6 @@ impl Context {
             rng: crate::sys::random_seed() | 1,
             now: 0,
             stop_requested: false,
-            head_only: false,
             sweeps: 0,
             shared,
         }

@@ -6,7 +6,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::http1::Next;
+use super::http1::{Next, Req};
 use super::Context;
 use crate::app::{App, AppStore, RateDecision};
 use crate::conn::SocketRef;
@@ -25,102 +25,95 @@ fn unix_now() -> i64 {
 }
 
 impl Context {
-    pub(super) fn route(&mut self, idx: u32, head: &Head<'_>, body: &[u8], keep: bool) -> Next {
+    pub(super) fn route(&mut self, req: Req, head: &Head<'_>, body: &[u8]) -> Next {
         let prefix = self.shared.config.path_prefix.as_str();
         let done = |r: &Context| {
-            if keep && !r.shared.is_closing() {
+            if req.keep_alive && !r.shared.is_closing() {
                 Next::KeepAlive
             } else {
                 Next::Close
             }
         };
         let Some(path) = head.path.strip_prefix(prefix) else {
-            self.not_found(idx, keep);
+            self.not_found(req);
             return done(self);
         };
         let path = if path.is_empty() { "/" } else { path };
         let get = matches!(head.method, Method::Get | Method::Head);
         match path {
             "/" | "/ready" | "/accept-traffic" if !get => {
-                self.method_not_allowed(idx, "GET, HEAD", keep);
+                self.method_not_allowed(req, "GET, HEAD");
             }
-            "/" => self.respond(idx, 200, "text/plain", b"OK", &[], keep),
+            "/" => self.respond(req, 200, "text/plain", b"OK", &[]),
             "/ready" => {
                 if self.shared.is_closing() {
                     let body = br#"{"error":"The server is closing. Choose another server. :)","code":503}"#;
-                    self.respond_json(idx, 503, body, false);
+                    self.respond_json(req.closing(), 503, body);
                 } else {
-                    self.respond(idx, 200, "text/plain", b"OK", &[], keep);
+                    self.respond(req, 200, "text/plain", b"OK", &[]);
                 }
             }
-            "/accept-traffic" => self.accept_traffic(idx, keep),
+            "/accept-traffic" => self.accept_traffic(req),
             _ => {
                 if let Some(key) = path.strip_prefix("/app/") {
                     if !key.is_empty() && !key.contains('/') {
                         let key = key.to_string();
-                        return if self.upgrade(idx, head, &key) {
+                        return if self.upgrade(req, head, &key) {
                             Next::Upgraded
                         } else {
                             Next::Close
                         };
                     }
                 } else if let Some(rest) = path.strip_prefix("/apps/") {
-                    self.api(idx, head, rest, body, keep);
+                    self.api(req, head, rest, body);
                     return done(self);
                 }
-                self.not_found(idx, keep);
+                self.not_found(req);
             }
         }
         done(self)
     }
 
-    fn not_found(&mut self, idx: u32, keep: bool) {
-        self.respond_json(idx, 404, br#"{"error":"Not found.","code":404}"#, keep);
+    fn not_found(&mut self, req: Req) {
+        self.respond_json(req, 404, br#"{"error":"Not found.","code":404}"#);
     }
 
-    fn method_not_allowed(&mut self, idx: u32, allow: &str, keep: bool) {
+    fn method_not_allowed(&mut self, req: Req, allow: &str) {
         let body = br#"{"error":"Method not allowed.","code":405}"#;
-        self.respond(
-            idx,
-            405,
-            "application/json",
-            body,
-            &[("Allow", allow)],
-            keep,
-        );
+        self.respond(req, 405, "application/json", body, &[("Allow", allow)]);
     }
 
-    fn accept_traffic(&mut self, idx: u32, keep: bool) {
+    fn accept_traffic(&mut self, req: Req) {
         if self.shared.is_closing() {
             let body =
                 br#"{"error":"The server is closing. Choose another server. :)","code":503}"#;
-            return self.respond_json(idx, 503, body, false);
+            return self.respond_json(req.closing(), 503, body);
         }
         let mem = crate::metrics::process::memory_usage();
         if mem.percent > self.shared.config.http.accept_traffic_memory_threshold {
             let body = br#"{"error":"Low on memory here. Choose another server. :)","code":503}"#;
-            return self.respond_json(idx, 503, body, keep);
+            return self.respond_json(req, 503, body);
         }
         let body = serde_json::json!({"memory": {
             "usedSize": mem.used, "totalSize": mem.total, "percentUsage": mem.percent,
         }})
         .to_string();
-        self.respond_json(idx, 200, body.as_bytes(), keep);
+        self.respond_json(req, 200, body.as_bytes());
     }
 
     // ------------------------------------------------------------ the Pusher HTTP API
 
     /// `/apps/{id}/...`: app lookup, signature, rate limit, then the route.
-    fn api(&mut self, idx: u32, head: &Head<'_>, rest: &str, body: &[u8], keep: bool) {
+    fn api(&mut self, req: Req, head: &Head<'_>, rest: &str, body: &[u8]) {
         if head.method == Method::Options {
             // CORS preflight: the headers are the answer.
-            return self.respond(idx, 204, "text/plain", b"", &[], keep);
+            return self.respond(req, 204, "text/plain", b"", &[]);
         }
         let (app_id, route) = rest.split_once('/').unwrap_or((rest, ""));
         let app_id = http::percent_decode(app_id, false);
         let Some(app) = self.shared.apps.by_id(&app_id).cloned() else {
             let e = ApiError::new(404, format!("The app {app_id} could not be found."));
-            return self.respond_error(idx, e, keep);
+            return self.respond_error(req, e);
         };
         let method = match head.method {
             Method::Get => "GET",
@@ -137,22 +130,23 @@ impl Context {
             ["events"] | ["batch_events"] | ["users", _, "terminate_connections"] => "POST",
             ["channels"] | ["channels", _] | ["channels", _, "users"] => "GET",
             _ => {
-                return self.not_found(idx, keep);
+                return self.not_found(req);
             }
         };
         if method != allowed && !(allowed == "GET" && method == "HEAD") {
-            return self.method_not_allowed(idx, allowed, keep);
+            return self.method_not_allowed(req, allowed);
         }
-        let req = RestRequest {
+        let signed = RestRequest {
             method,
             path: head.path,
             query: head.query,
             body,
         };
         let window = self.shared.config.auth_timestamp_window_secs;
-        if let Err(e) = auth::verify_rest_request(&req, app.key(), app.secret(), unix_now(), window)
+        if let Err(e) =
+            auth::verify_rest_request(&signed, app.key(), app.secret(), unix_now(), window)
         {
-            return self.respond_error(idx, ApiError::new(401, e.message()), keep);
+            return self.respond_error(req, ApiError::new(401, e.message()));
         }
         let result = match segments.as_slice() {
             ["events"] => self.api_events(&app, body),
@@ -183,9 +177,9 @@ impl Context {
                     body.len().max(2) as u64,
                 );
                 s.add(app.idx, AppCounter::HttpTransmittedBytes, resp.len() as u64);
-                self.respond_json(idx, 200, &resp, keep);
+                self.respond_json(req, 200, &resp);
             }
-            Err(e) => self.respond_error(idx, e, keep),
+            Err(e) => self.respond_error(req, e),
         }
     }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::http1::Req;
 use super::Context;
 use crate::app::{App, AppStore};
 use crate::conn::{flags, Phase, Sub};
@@ -30,10 +31,11 @@ impl Context {
 
     /// `GET /app/{key}`: validates the handshake (RFC 6455 §4.2.1), answers 101 and runs
     /// the Pusher connection-open sequence. Returns `true` when the connection upgraded.
-    pub(crate) fn upgrade(&mut self, idx: u32, head: &Head<'_>, key: &str) -> bool {
+    pub(crate) fn upgrade(&mut self, req: Req, head: &Head<'_>, key: &str) -> bool {
+        let idx = req.idx;
         let bad = |r: &mut Context, status: u16, msg: &str, extra: &[(&str, &str)]| {
             r.my_stats().reject(Rejection::BadHandshake);
-            r.respond(idx, status, "text/plain", msg.as_bytes(), extra, false);
+            r.respond(req.closing(), status, "text/plain", msg.as_bytes(), extra);
             false
         };
         if head.method != Method::Get {
