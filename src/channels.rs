@@ -45,7 +45,7 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// An empty registry for `apps` apps.
+    /// An empty registry, sized for `apps` apps (it grows when more appear).
     pub fn new(apps: usize) -> Channels {
         Channels {
             by_name: (0..apps).map(|_| HashMap::new()).collect(),
@@ -99,6 +99,10 @@ impl Channels {
                         (self.slots.len() - 1) as u32
                     }
                 };
+                if self.by_name.len() <= app as usize {
+                    // An app that appeared after start-up.
+                    self.by_name.resize_with(app as usize + 1, HashMap::new);
+                }
                 self.by_name[app as usize].insert(name.into(), id);
                 id
             }

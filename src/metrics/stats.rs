@@ -8,11 +8,12 @@
 //! cell may be negative. Cells are never reset while the process runs, so every summed
 //! counter is monotonic.
 //!
-//! Per-app cells are indexed by the app's dense index ([`crate::app::App::idx`]), so the hot
-//! path does no map lookup. Every block is 128-byte aligned so that two reactors never write
+//! Per-app cells are indexed by the app's dense index ([`crate::apps::App::idx`]), so the hot
+//! path does no map lookup; they are allocated in blocks as apps appear. Every block is 128-byte aligned so that two reactors never write
 //! the same cache-line pair.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 
 /// Per-app counters and gauges, in the order of [`APP_FAMILIES`](super::names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,10 +125,22 @@ pub struct ReactorCells {
     latency_buckets: [AtomicU64; 13],
 }
 
+/// Apps per block of per-app cells (a block is allocated when its first app shows up).
+const APPS_PER_BLOCK: usize = 256;
+/// Most apps a node counts (dense indices `0..MAX_APPS`); the app registry stops there.
+pub const MAX_APPS: usize = 1 << 18;
+
+/// One block of per-app cells.
+type AppBlock = Box<[AppCells; APPS_PER_BLOCK]>;
+
 /// Everything one reactor counts. Written by that reactor only.
+///
+/// Per-app cells come in blocks that the owning reactor allocates on the first write for an
+/// app in the block, so apps that appear after start-up are counted with no lock and no
+/// copy; a reader sees an unallocated block as zeros.
 pub struct ReactorStats {
     cells: ReactorCells,
-    apps: Box<[AppCells]>,
+    apps: Box<[OnceLock<AppBlock>]>,
 }
 
 #[inline(always)]
@@ -137,24 +150,39 @@ fn bump(cell: &AtomicU64, n: u64) {
 }
 
 impl ReactorStats {
-    /// Cells for `apps` apps, all zero.
+    /// Cells for up to [`MAX_APPS`] apps, all zero; the blocks for the first `apps` apps
+    /// are allocated now.
     pub fn new(apps: usize) -> ReactorStats {
-        ReactorStats {
+        let s = ReactorStats {
             cells: ReactorCells::default(),
-            apps: (0..apps).map(|_| AppCells::default()).collect(),
+            apps: (0..MAX_APPS / APPS_PER_BLOCK)
+                .map(|_| OnceLock::new())
+                .collect(),
+        };
+        for app in (0..apps.min(MAX_APPS)).step_by(APPS_PER_BLOCK) {
+            s.app_cells(app);
         }
+        s
+    }
+
+    /// The cells of `app`, allocating its block on first use (owning reactor only).
+    #[inline(always)]
+    fn app_cells(&self, app: usize) -> &AppCells {
+        let block = self.apps[app / APPS_PER_BLOCK]
+            .get_or_init(|| Box::new(std::array::from_fn(|_| AppCells::default())));
+        &block[app % APPS_PER_BLOCK]
     }
 
     /// Adds `n` to an app counter (owning reactor only).
     #[inline(always)]
     pub fn add(&self, app: usize, c: AppCounter, n: u64) {
-        bump(&self.apps[app].0[c as usize], n);
+        bump(&self.app_cells(app).0[c as usize], n);
     }
 
     /// Adds a signed delta to an app gauge (owning reactor only).
     #[inline(always)]
     pub fn add_gauge(&self, app: usize, c: AppCounter, delta: i64) {
-        bump(&self.apps[app].0[c as usize], delta as u64);
+        bump(&self.app_cells(app).0[c as usize], delta as u64);
     }
 
     /// Adds `n` to a reactor counter (owning reactor only).
@@ -193,14 +221,17 @@ impl ReactorStats {
         );
     }
 
-    /// Number of apps these cells cover.
+    /// Number of apps these cells cover ([`MAX_APPS`]).
     pub fn apps(&self) -> usize {
-        self.apps.len()
+        MAX_APPS
     }
 
-    /// Reads an app cell (any thread).
+    /// Reads an app cell (any thread); 0 for an app never written.
     pub fn app_value(&self, app: usize, c: AppCounter) -> u64 {
-        self.apps[app].0[c as usize].load(Relaxed)
+        self.apps
+            .get(app / APPS_PER_BLOCK)
+            .and_then(|b| b.get())
+            .map_or(0, |b| b[app % APPS_PER_BLOCK].0[c as usize].load(Relaxed))
     }
 
     /// Reads a reactor cell (any thread).
