@@ -86,8 +86,11 @@ fn families_move_with_traffic() {
     for c in clients.iter_mut() {
         c.recv_event("ev");
     }
-    let s = eventually(&srv, "18 messages sent", |s| {
+    // Messages are counted when queued, the latency once they are flushed: wait for both.
+    let count_key = format!("soketi_{p}_publish_flush_latency_seconds_count{{port=\"{p}\"}}");
+    let s = eventually(&srv, "18 messages sent and flushed", |s| {
         app_value(&srv, s, "ws_messages_sent_total") == 18.0
+            && s.get(&count_key).is_some_and(|&c| c >= 1.0)
     });
     assert_eq!(app_value(&srv, &s, "http_calls_received_total"), 1.0);
     assert!(app_value(&srv, &s, "http_received_bytes") > 20.0);
