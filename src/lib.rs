@@ -17,7 +17,7 @@
 //! [`directory`], touched on subscribe, unsubscribe, close, REST reads and once per channel
 //! of a publish — never per delivery.
 
-pub mod app;
+pub mod apps;
 pub mod channels;
 pub mod config;
 pub mod conn;

@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use mio::{Poll, Waker};
 
-use crate::app::Apps;
+use crate::apps::{AppStore, Apps, StaticStore};
 use crate::config::Config;
-use crate::directory::{Directory, Discard};
+use crate::directory::{Directory, Discard, TransitionSink};
 use crate::metrics::server::{MetricsServer, MetricsState};
 use crate::metrics::stats::Stats;
 use crate::reactor::inbox::{Command, Inbox};
@@ -24,6 +24,20 @@ const BACKLOG: i32 = 4096;
 
 /// Entry point of the library: `Server::start(config)`.
 pub struct Server;
+
+/// Makes an app store (see [`Options::store`]).
+pub type StoreFactory = Box<dyn FnOnce(&Config, Arc<Apps>) -> Arc<dyn AppStore> + Send>;
+
+/// Parts of a server that are not settings. Each `None` is the default.
+#[derive(Default)]
+pub struct Options {
+    /// Makes the store apps are looked up in, given the configuration and the node's app
+    /// registry (where the store registers every app it finds). Default: the static store
+    /// built from `config.apps`.
+    pub store: Option<StoreFactory>,
+    /// Where the directory's transitions go; default: nowhere ([`Discard`]).
+    pub transitions: Option<Arc<dyn TransitionSink>>,
+}
 
 /// A running server.
 pub struct ServerHandle {
@@ -37,10 +51,18 @@ pub struct ServerHandle {
 impl Server {
     /// Binds every listener and starts the reactors and the metrics thread.
     pub fn start(config: Config) -> io::Result<ServerHandle> {
+        Server::start_with(config, Options::default())
+    }
+
+    /// [`Server::start`] with parts chosen by the caller (see [`Options`]).
+    pub fn start_with(config: Config, mut options: Options) -> io::Result<ServerHandle> {
         let n = config.reactors.clamp(1, 256);
-        let apps = Apps::new(&config.apps);
-        let app_ids = apps.ids();
-        let stats = Arc::new(Stats::new(n, app_ids.len()));
+        let apps = Arc::new(Apps::new());
+        let store: Arc<dyn AppStore> = match options.store.take() {
+            Some(make) => make(&config, apps.clone()),
+            None => Arc::new(StaticStore::new(&config.apps, &apps)),
+        };
+        let stats = Arc::new(Stats::new(n, apps.len()));
         // The first listener fixes the port (which may have been 0); the others share it.
         let first =
             crate::sys::reuseport_listener(SocketAddr::new(config.host, config.port), BACKLOG)?;
@@ -64,8 +86,15 @@ impl Server {
         let closing = Arc::new(AtomicBool::new(false));
         let public_port = addr.port();
         let shared = Arc::new(Shared {
-            directory: Directory::new(inboxes.clone(), Arc::new(Discard)),
+            directory: Directory::new(
+                inboxes.clone(),
+                options
+                    .transitions
+                    .take()
+                    .unwrap_or_else(|| Arc::new(Discard)),
+            ),
             apps,
+            store,
             inboxes,
             stats: stats.clone(),
             closing: closing.clone(),
@@ -85,7 +114,7 @@ impl Server {
         }
         let state = Arc::new(MetricsState {
             stats,
-            app_ids,
+            apps: shared.apps.clone(),
             port: if shared.config.port == 0 {
                 public_port
             } else {

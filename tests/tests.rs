@@ -23,6 +23,8 @@ mod shutdown;
 mod websocket;
 
 // The rest of the protocol (private, presence, cache, client events, sign-in, REST reads).
+#[path = "suite/app_store.rs"]
+mod app_store;
 #[path = "suite/apps.rs"]
 mod apps;
 #[path = "suite/cache.rs"]
@@ -37,6 +39,8 @@ mod private;
 mod rest_reads;
 #[path = "suite/signin.rs"]
 mod signin;
+#[path = "suite/transitions.rs"]
+mod transitions;
 
 // Metrics.
 #[path = "suite/metrics.rs"]

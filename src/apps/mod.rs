@@ -1,20 +1,23 @@
 //! Apps: the tenants of the server, looked up by key (WebSocket) and by id (REST).
 //!
-//! The app list is built once at start-up and never changes, so lookups take no lock: the
-//! reactors share one immutable [`Apps`] through an `Arc`. Each app has a dense index
-//! ([`App::idx`]) used to reach its metric cells without a map lookup.
-//!
-//! Seam for later app stores (PostgreSQL, MySQL): [`AppStore`] is what the reactors ask.
-//! A database store would answer from a cache and fill it out of band; the dense index then
-//! comes from a grow-only registry. Only the static store exists today.
+//! Two parts. An [`AppStore`] answers lookups, at once ([`Lookup::Ready`]) or later
+//! ([`Lookup::Pending`], then through the asking reactor's inbox), so no reactor ever waits
+//! on a database; the static store from the configuration always answers at once. The
+//! [`Apps`] registry gives every app the node has seen a dense index ([`App::idx`]), used to
+//! reach its metric cells and per-reactor tables without a map lookup.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::AppConfig;
+use crate::metrics::stats::MAX_APPS;
+
+mod store;
+
+pub use store::{Answer, AppStore, Lookup, StaticStore, Waiter};
 
 /// One app with its settings and the little shared state it needs.
 #[derive(Debug)]
@@ -138,68 +141,65 @@ impl RateLimiter {
     }
 }
 
-/// Where the reactors find apps. See the module docs for how other stores plug in.
-pub trait AppStore: Send + Sync {
-    /// The app whose key is `key`.
-    fn by_key(&self, key: &str) -> Option<&Arc<App>>;
-    /// The app whose id is `id`.
-    fn by_id(&self, id: &str) -> Option<&Arc<App>>;
-    /// The app with dense index `idx`.
-    fn get(&self, idx: usize) -> &Arc<App>;
-    /// Number of apps (dense indices are `0..len()`).
-    fn len(&self) -> usize;
-    /// `true` when there are no apps.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The static app list from the configuration.
-#[derive(Debug)]
+/// The node's app registry: every app it has seen, by dense index. Grow-only: an app keeps
+/// its index for the life of the process (its metric cells and per-reactor tables are
+/// indexed by it), so an app that appears after start-up — e.g. first read from a database
+/// — gets the next index and works like the others.
+///
+/// Reads take a shared lock for one clone of an `Arc`; registering (rare) takes it
+/// exclusively.
+#[derive(Debug, Default)]
 pub struct Apps {
-    list: Vec<Arc<App>>,
-    by_key: HashMap<String, usize>,
-    by_id: HashMap<String, usize>,
+    list: RwLock<Vec<Arc<App>>>,
+    by_id: Mutex<HashMap<String, usize>>,
 }
 
 impl Apps {
-    /// Indexes the configured apps (ids and keys are unique, checked by the config).
-    pub fn new(configs: &[AppConfig]) -> Apps {
-        let list: Vec<Arc<App>> = configs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Arc::new(App::new(i, c.clone())))
-            .collect();
-        let by_key = list.iter().map(|a| (a.config.key.clone(), a.idx)).collect();
-        let by_id = list.iter().map(|a| (a.config.id.clone(), a.idx)).collect();
-        Apps {
-            list,
-            by_key,
-            by_id,
+    /// An empty registry.
+    pub fn new() -> Apps {
+        Apps::default()
+    }
+
+    /// The app registered with `config.id`, registering it with the next dense index if it
+    /// is new. `None` when [`MAX_APPS`] apps are registered already.
+    pub fn register(&self, config: &AppConfig) -> Option<Arc<App>> {
+        let mut by_id = self.by_id.lock();
+        if let Some(&idx) = by_id.get(&config.id) {
+            return Some(self.get(idx));
         }
+        let mut list = self.list.write();
+        let idx = list.len();
+        if idx >= MAX_APPS {
+            return None;
+        }
+        let app = Arc::new(App::new(idx, config.clone()));
+        list.push(app.clone());
+        by_id.insert(config.id.clone(), idx);
+        Some(app)
     }
 
-    /// The ids of all apps, by dense index.
+    /// The app with dense index `idx` (every index handed out is valid).
+    pub fn get(&self, idx: usize) -> Arc<App> {
+        self.list.read()[idx].clone()
+    }
+
+    /// Number of registered apps (dense indices are `0..len()`).
+    pub fn len(&self) -> usize {
+        self.list.read().len()
+    }
+
+    /// `true` when no app is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids of all registered apps, by dense index.
     pub fn ids(&self) -> Vec<String> {
-        self.list.iter().map(|a| a.config.id.clone()).collect()
-    }
-}
-
-impl AppStore for Apps {
-    fn by_key(&self, key: &str) -> Option<&Arc<App>> {
-        self.by_key.get(key).map(|&i| &self.list[i])
-    }
-
-    fn by_id(&self, id: &str) -> Option<&Arc<App>> {
-        self.by_id.get(id).map(|&i| &self.list[i])
-    }
-
-    fn get(&self, idx: usize) -> &Arc<App> {
-        &self.list[idx]
-    }
-
-    fn len(&self) -> usize {
-        self.list.len()
+        self.list
+            .read()
+            .iter()
+            .map(|a| a.config.id.clone())
+            .collect()
     }
 }
 

@@ -50,6 +50,9 @@ pub mod flags {
     /// it may come while input is paused or deferred: from then on a short read does not
     /// mean "wait for the next event", the socket is read on until its EOF.
     pub const HUP_REPORTED: u16 = 1 << 9;
+    /// The app store has not answered yet: input is held (not read, not processed) until
+    /// its answer arrives through the inbox.
+    pub const AWAITING_APP: u16 = 1 << 10;
 }
 
 /// One subscription of a connection: the local channel and the connection's position in
@@ -58,6 +61,15 @@ pub mod flags {
 pub struct Sub {
     pub chan: u32,
     pub pos: u32,
+}
+
+/// A connection's app lookup that the store answers late.
+#[derive(Debug)]
+pub enum AppLookup {
+    /// Waiting; the key (or id) asked for.
+    Waiting(Box<str>),
+    /// The answer arrived.
+    Answered(crate::apps::Answer),
 }
 
 /// Per-connection state only some sockets need.
@@ -71,6 +83,9 @@ pub struct Extra {
     pub client_events: (u32, u32),
     /// When the user-authentication deadline passes (loop-clock milliseconds), if armed.
     pub auth_deadline: Option<u32>,
+    /// An app lookup this connection waits for, or its late answer (kept for the request
+    /// that asked until it runs again).
+    pub app_lookup: Option<AppLookup>,
 }
 
 /// A connection. Kept small: it lives in the reactor's slab for as long as the socket does.

@@ -34,6 +34,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::encode::{render, ScrapeContext, CONTENT_TYPE};
 use super::process::{memory_usage, snapshot};
 use super::stats::Stats;
+use crate::apps::Apps;
 use crate::config::MetricsConfig;
 use crate::http::{parse_head, write_response, Limits, Method};
 use crate::parse::Status;
@@ -70,7 +71,7 @@ const CLOSING_BODY: &str =
 pub struct MetricsState {
     pub stats: Arc<Stats>,
     /// Configured app ids, index = app index in `stats`.
-    pub app_ids: Vec<String>,
+    pub apps: Arc<Apps>,
     /// The public port, for names and the `port` label.
     pub port: u16,
     pub config: MetricsConfig,
@@ -635,12 +636,13 @@ fn respond(shared: &mut Shared, route: Route, keep_alive: bool, http10: bool, he
     match route {
         Route::Metrics if state.config.enabled => {
             let process = snapshot(state.start_time_seconds);
+            let app_ids = state.apps.ids();
             shared.body.clear();
             render(
                 &mut shared.body,
                 &ScrapeContext {
                     stats: &state.stats,
-                    app_ids: &state.app_ids,
+                    app_ids: &app_ids,
                     port: state.port,
                     prefix: &state.config.prefix,
                     port_in_name: state.config.port_in_name,
@@ -765,9 +767,16 @@ mod tests {
         enabled: bool,
         tuning: Option<Tuning>,
     ) -> (MetricsServer, Arc<MetricsState>) {
+        let apps = Arc::new(Apps::new());
+        for id in app_ids {
+            let mut app = crate::config::Config::default().apps.remove(0);
+            app.key = format!("key-{id}");
+            app.id = id;
+            apps.register(&app);
+        }
         let state = Arc::new(MetricsState {
             stats: Arc::new(stats),
-            app_ids,
+            apps,
             port: 6001,
             config: config(enabled),
             closing: Arc::new(AtomicBool::new(false)),

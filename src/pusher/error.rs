@@ -63,6 +63,9 @@ pub enum Close {
     PongTimeout,
     /// The socket's output passed its cap while it was behind (close frame only).
     SlowConsumer,
+    /// The app store could not say whether the key exists (down, or too slow): reconnect
+    /// after back-off, unlike 4001.
+    StoreUnavailable,
 }
 
 impl Close {
@@ -71,7 +74,7 @@ impl Close {
         match self {
             Close::ClosingOnOpen | Close::Closing => Code::ServerClosing,
             Close::AppDisabled => Code::AppDisabled,
-            Close::OverQuota | Close::SlowConsumer => Code::OverQuota,
+            Close::OverQuota | Close::SlowConsumer | Close::StoreUnavailable => Code::OverQuota,
             Close::AuthTimeout | Close::SigninRefused | Close::SigninWithoutId => {
                 Code::Unauthorized
             }
@@ -93,6 +96,7 @@ impl Close {
             Close::Terminated => "You got disconnected by the app.",
             Close::PongTimeout => "Pong reply not received",
             Close::SlowConsumer => "Slow consumer: too many bytes waiting",
+            Close::StoreUnavailable => "The app store is unavailable. Please reconnect shortly.",
         }
     }
 

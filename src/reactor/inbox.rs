@@ -11,6 +11,7 @@ use std::time::Instant;
 use mio::Waker;
 use parking_lot::Mutex;
 
+use crate::apps::Answer;
 use crate::conn::SocketRef;
 
 /// One encoded event for one channel.
@@ -56,6 +57,13 @@ pub enum Command {
     Terminate {
         app: u32,
         user_id: Arc<str>,
+    },
+    /// An app store's late answer for the connection in `slot` (if it is still generation
+    /// `gen`).
+    AppAnswer {
+        slot: u32,
+        gen: u32,
+        answer: Answer,
     },
     /// Start the graceful shutdown.
     Shutdown,

@@ -155,6 +155,16 @@ impl Reactor {
             }
         }
         self.cx.drain_inbox();
+        // Connections whose app lookup was answered go on with their held input next
+        // iteration (the poll does not wait while any are pending).
+        for idx in std::mem::take(&mut self.cx.resumed) {
+            if let Some(c) = self.cx.live_mut(idx) {
+                if !c.has(flags::READ_PENDING) {
+                    c.set(flags::READ_PENDING);
+                    self.read_pending.push(idx);
+                }
+            }
+        }
         if self.cx.stop_requested && self.stop_deadline.is_none() {
             let grace = Duration::from_millis(self.cx.shared.config.shutdown_grace_period_ms);
             self.stop_deadline = Some(Instant::now() + grace);
@@ -257,8 +267,9 @@ impl Reactor {
             let Some(conn) = self.cx.live_mut(idx) else {
                 return;
             };
-            if conn.has(flags::READ_PAUSED) {
-                return; // resumed by the flush that drains its output
+            if conn.has(flags::READ_PAUSED | flags::AWAITING_APP) {
+                // Resumed by the flush that drains its output, or by the app store's answer.
+                return;
             }
             if conn.phase == Phase::Closing {
                 return;

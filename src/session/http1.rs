@@ -57,6 +57,8 @@ pub(super) enum Next {
     KeepAlive,
     Close,
     Upgraded,
+    /// The app store answers later: the request stays unconsumed, input is held.
+    Wait,
 }
 
 impl Context {
@@ -108,6 +110,7 @@ impl Context {
             match next {
                 Next::KeepAlive => {}
                 Next::Close => return buf.len(),
+                Next::Wait => return pos - total,
                 Next::Upgraded => {
                     let n = self.process_ws(idx, &mut buf[pos..]);
                     return pos + n;

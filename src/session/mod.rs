@@ -11,6 +11,7 @@
 //! without one (`tests.rs`).
 
 mod http1;
+use http1::Req;
 mod rest;
 mod websocket;
 
@@ -22,10 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::app::{AppStore, Apps};
+use crate::apps::{Answer, AppStore, Apps, Waiter};
 use crate::channels::Channels;
 use crate::config::Config;
-use crate::conn::{flags, Conn, Phase, SocketRef, Sub};
+use crate::conn::{flags, AppLookup, Conn, Phase, SocketRef, Sub};
 use crate::directory::{Directory, ReactorSet};
 use crate::fanout::{self, BufPool, Outbox, Sink};
 use crate::metrics::stats::{AppCounter, ReactorCounter, ReactorStats, Stats};
@@ -38,7 +39,10 @@ use crate::ws;
 /// through interior mutability designed for it (directory locks, inboxes, atomics).
 pub struct Shared {
     pub config: Config,
-    pub apps: Apps,
+    /// Every app the node has seen, by dense index.
+    pub apps: Arc<Apps>,
+    /// Where apps are looked up (never blocking: see [`AppStore`]).
+    pub store: Arc<dyn AppStore>,
     pub directory: Directory,
     pub inboxes: Arc<[Inbox]>,
     pub stats: Arc<Stats>,
@@ -94,6 +98,9 @@ pub struct Context {
     /// Slots whose socket died this iteration; freed at its end.
     dead: Vec<u32>,
     inbox_buf: Vec<Command>,
+    /// Connections whose held input may go on (an app lookup was answered); the reactor
+    /// resumes them.
+    pub(crate) resumed: Vec<u32>,
     /// Accept times of the publishes delivered this iteration.
     pub(crate) latencies: Vec<Instant>,
     rng: u64,
@@ -126,6 +133,7 @@ impl Context {
             over: Vec::new(),
             dead: Vec::new(),
             inbox_buf: Vec::new(),
+            resumed: Vec::new(),
             latencies: Vec::new(),
             rng: crate::sys::random_seed() | 1,
             now: 0,
@@ -151,6 +159,59 @@ impl Context {
     /// Gives back a slot from [`Context::reserve`] that was not used.
     pub(crate) fn unreserve(&mut self, idx: u32) {
         self.free.push(idx);
+    }
+
+    /// Where an app store sends a late answer for connection `idx`.
+    fn waiter(&self, idx: u32) -> Waiter {
+        let gen = self.slots[idx as usize].gen;
+        Waiter::new(self.shared.inboxes.clone(), self.id, idx, gen)
+    }
+
+    /// The signed-in users of `app` on this reactor (the table grows for new apps).
+    fn users_mut(&mut self, app: usize) -> &mut HashMap<Box<str>, Vec<u32>> {
+        if self.users.len() <= app {
+            self.users.resize_with(app + 1, HashMap::new);
+        }
+        &mut self.users[app]
+    }
+
+    /// Holds connection `idx`'s input until the app store answers for `asked` (a key or id).
+    fn await_app(&mut self, idx: u32, asked: &str) {
+        let now = self.now;
+        let c = self.conn_mut(idx);
+        c.set(flags::AWAITING_APP);
+        c.mark = now;
+        c.extra_mut().app_lookup = Some(AppLookup::Waiting(asked.into()));
+    }
+
+    /// The app-store answer kept for the request now running again, if any.
+    fn take_app_answer(&mut self, idx: u32) -> Option<Answer> {
+        match self.conn_mut(idx).extra.as_mut()?.app_lookup.take()? {
+            AppLookup::Answered(answer) => Some(answer),
+            AppLookup::Waiting(_) => None,
+        }
+    }
+
+    /// A late app-store answer for the connection in `slot`: a WebSocket finishes opening
+    /// with it; an HTTP request keeps it and runs again. Either way the held input resumes.
+    fn app_answered(&mut self, slot: u32, gen: u32, answer: Answer) {
+        let waiting = self.slots.get(slot as usize).is_some_and(|s| {
+            s.gen == gen
+                && s.conn
+                    .as_ref()
+                    .is_some_and(|c| c.has(flags::AWAITING_APP) && !c.has(flags::DEAD))
+        });
+        if !waiting {
+            return; // the connection is gone (or timed out waiting)
+        }
+        let c = self.conn_mut(slot);
+        c.clear(flags::AWAITING_APP);
+        match c.phase {
+            Phase::WebSocket => self.opened(slot, answer, None),
+            Phase::Http => c.extra_mut().app_lookup = Some(AppLookup::Answered(answer)),
+            Phase::Closing => return,
+        }
+        self.resumed.push(slot);
     }
 
     /// Puts a new connection in a reserved slot.
@@ -341,7 +402,9 @@ impl Context {
     }
 
     pub(crate) fn remove_user(&mut self, app: u32, user: &str, idx: u32) {
-        let map = &mut self.users[app as usize];
+        let Some(map) = self.users.get_mut(app as usize) else {
+            return;
+        };
         if let Some(v) = map.get_mut(user) {
             v.retain(|&i| i != idx);
             if v.is_empty() {
@@ -395,6 +458,19 @@ impl Context {
                 continue;
             };
             let since_mark = now.wrapping_sub(c.mark);
+            if c.has(flags::AWAITING_APP) {
+                // A store should answer "unavailable" itself when it cannot answer; this
+                // bounds the wait should it not.
+                if since_mark >= request {
+                    let phase = c.phase;
+                    self.conn_mut(idx).clear(flags::AWAITING_APP);
+                    match phase {
+                        Phase::WebSocket => self.opened(idx, Answer::Unavailable, None),
+                        _ => self.store_unavailable(Req::last(idx)),
+                    }
+                }
+                continue;
+            }
             match c.phase {
                 Phase::Http => {
                     if c.has(flags::REQUEST_PARTIAL) {
@@ -442,6 +518,7 @@ impl Context {
                 Command::Publish(p) => self.deliver_publish(&p),
                 Command::Presence(p) => self.deliver_presence(&p),
                 Command::Terminate { app, user_id } => self.terminate_user(app, &user_id),
+                Command::AppAnswer { slot, gen, answer } => self.app_answered(slot, gen, answer),
                 Command::Shutdown => self.stop_requested = true,
             }
         }
@@ -464,7 +541,7 @@ impl Context {
         for item in &p.items {
             let n = if let Some(user) = item.channel.strip_prefix(SERVER_TO_USER_PREFIX) {
                 // Server-to-user: every socket signed in as that user, subscribed or not.
-                match self.users[app].get(user) {
+                match self.users.get(app).and_then(|u| u.get(user)) {
                     Some(slots) => fanout::deliver(&item.frame, slots, None, &mut sink),
                     None => 0,
                 }
@@ -529,7 +606,12 @@ impl Context {
     }
 
     pub(crate) fn terminate_user(&mut self, app: u32, user: &str) {
-        let Some(slots) = self.users[app as usize].get(user).cloned() else {
+        let Some(slots) = self
+            .users
+            .get(app as usize)
+            .and_then(|u| u.get(user))
+            .cloned()
+        else {
             return;
         };
         for idx in slots {

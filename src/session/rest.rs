@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::http1::{Next, Req};
 use super::Context;
-use crate::app::{App, AppStore, RateDecision};
+use crate::apps::{Answer, App, Lookup, RateDecision};
 use crate::conn::SocketRef;
 use crate::http::{self, Head, Method};
 use crate::metrics::stats::AppCounter;
@@ -22,6 +22,17 @@ fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Seconds a client is asked to wait (`Retry-After`) when the app store cannot answer.
+const STORE_RETRY_AFTER_SECS: &str = "5";
+
+/// How the API handled a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Api {
+    Answered,
+    /// The app store will answer later; the request waits with its input held.
+    Waiting,
 }
 
 impl Context {
@@ -65,7 +76,9 @@ impl Context {
                         };
                     }
                 } else if let Some(rest) = path.strip_prefix("/apps/") {
-                    self.api(req, head, rest, body);
+                    if self.api(req, head, rest, body) == Api::Waiting {
+                        return Next::Wait;
+                    }
                     return done(self);
                 }
                 self.not_found(req);
@@ -103,18 +116,55 @@ impl Context {
 
     // ------------------------------------------------------------ the Pusher HTTP API
 
-    /// `/apps/{id}/...`: app lookup, signature, rate limit, then the route.
-    fn api(&mut self, req: Req, head: &Head<'_>, rest: &str, body: &[u8]) {
+    /// `/apps/{id}/...`: the app lookup (which may wait for the store), then [`Self::api_call`].
+    fn api(&mut self, req: Req, head: &Head<'_>, rest: &str, body: &[u8]) -> Api {
         if head.method == Method::Options {
             // CORS preflight: the headers are the answer.
-            return self.respond(req, 204, "text/plain", b"", &[]);
+            self.respond(req, 204, "text/plain", b"", &[]);
+            return Api::Answered;
         }
         let (app_id, route) = rest.split_once('/').unwrap_or((rest, ""));
         let app_id = http::percent_decode(app_id, false);
-        let Some(app) = self.shared.apps.by_id(&app_id).cloned() else {
-            let e = ApiError::new(404, format!("The app {app_id} could not be found."));
-            return self.respond_error(req, e);
+        let answer = match self.take_app_answer(req.idx) {
+            Some(answer) => answer,
+            None => match self.shared.store.by_id(&app_id, &|| self.waiter(req.idx)) {
+                Lookup::Ready(answer) => answer,
+                Lookup::Pending => {
+                    self.await_app(req.idx, &app_id);
+                    return Api::Waiting;
+                }
+            },
         };
+        let app = match answer {
+            Answer::Found(app) => app,
+            Answer::Missing => {
+                let e = ApiError::new(404, format!("The app {app_id} could not be found."));
+                self.respond_error(req, e);
+                return Api::Answered;
+            }
+            Answer::Unavailable => {
+                self.store_unavailable(req);
+                return Api::Answered;
+            }
+        };
+        self.api_call(req, head, &app, route, body);
+        Api::Answered
+    }
+
+    /// A REST request whose app store could not answer: 503, retry later.
+    pub(crate) fn store_unavailable(&mut self, req: Req) {
+        let body = br#"{"error":"The app store is unavailable. Try again shortly.","code":503}"#;
+        self.respond(
+            req,
+            503,
+            "application/json",
+            body,
+            &[("Retry-After", STORE_RETRY_AFTER_SECS)],
+        );
+    }
+
+    /// `/apps/{id}/{route}` for a known app: signature, rate limit, then the handler.
+    fn api_call(&mut self, req: Req, head: &Head<'_>, app: &App, route: &str, body: &[u8]) {
         let method = match head.method {
             Method::Get => "GET",
             Method::Head => "HEAD",
@@ -149,20 +199,20 @@ impl Context {
             return self.respond_error(req, ApiError::new(401, e.message()));
         }
         let result = match segments.as_slice() {
-            ["events"] => self.api_events(&app, body),
-            ["batch_events"] => self.api_batch(&app, body),
+            ["events"] => self.api_events(app, body),
+            ["batch_events"] => self.api_batch(app, body),
             ["users", user, "terminate_connections"] => {
                 let user = http::percent_decode(user, false);
-                self.api_terminate(&app, &user)
+                self.api_terminate(app, &user)
             }
-            ["channels"] => self.api_channels(&app, head.query),
+            ["channels"] => self.api_channels(app, head.query),
             ["channels", name] => {
                 let name = http::percent_decode(name, false);
-                self.api_channel(&app, &name)
+                self.api_channel(app, &name)
             }
             ["channels", name, "users"] => {
                 let name = http::percent_decode(name, false);
-                self.api_users(&app, &name, head.query)
+                self.api_users(app, &name, head.query)
             }
             _ => unreachable!("routes were matched above"),
         };

@@ -10,7 +10,7 @@ use mio::{Poll, Waker};
 use serde_json::{json, Value};
 
 use super::{Context, Shared};
-use crate::app::{AppStore, Apps};
+use crate::apps::{Apps, StaticStore};
 use crate::config::Config;
 use crate::conn::{Conn, Phase, Transport};
 use crate::directory::{Directory, Recorder, Transition};
@@ -34,12 +34,14 @@ fn fixture_with(config: Config) -> Fixture {
         Waker::new(poll.registry(), mio::Token(0)).unwrap(),
     )]
     .into();
-    let apps = Apps::new(&config.apps);
+    let apps = Arc::new(Apps::new());
+    let store = Arc::new(StaticStore::new(&config.apps, &apps));
     let rec = Arc::new(Recorder::default());
     let shared = Arc::new(Shared {
         stats: Arc::new(Stats::new(1, apps.len())),
         directory: Directory::new(inboxes.clone(), rec.clone()),
         apps,
+        store,
         inboxes,
         closing: Arc::new(AtomicBool::new(false)),
         started: Instant::now(),

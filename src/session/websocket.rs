@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use super::http1::Req;
 use super::Context;
-use crate::app::{App, AppStore};
-use crate::conn::{flags, Phase, Sub};
+use crate::apps::{Answer, App, Lookup};
+use crate::conn::{flags, AppLookup, Phase, Sub};
 use crate::directory::Joiner;
 use crate::fanout::encode_item;
 use crate::http::{self, Head, Method};
@@ -77,16 +77,43 @@ impl Context {
         true
     }
 
-    /// soketi's `onOpen` (spec §1.2), except that rejected sockets are never counted.
+    /// soketi's `onOpen`, except that rejected sockets are never counted: looks the key up
+    /// and, when the store answers at once, finishes opening; otherwise the socket waits
+    /// (input held) for [`Context::opened`] with the late answer.
     fn open(&mut self, idx: u32, key: &str) {
         if self.shared.is_closing() {
             self.my_stats().reject(Rejection::ShuttingDown);
             return self.end(idx, Close::ClosingOnOpen);
         }
-        let Some(app) = self.shared.apps.by_key(key).cloned() else {
-            self.my_stats().reject(Rejection::UnknownApp);
-            let msg = format!("App key {key} does not exist.");
-            return self.error_and_close(idx, Code::AppNotFound.as_u16(), &msg);
+        match self.shared.store.by_key(key, &|| self.waiter(idx)) {
+            Lookup::Ready(answer) => self.opened(idx, answer, Some(key)),
+            Lookup::Pending => self.await_app(idx, key),
+        }
+    }
+
+    /// Finishes opening with the store's answer for the socket's key (`key`: when known
+    /// here; a late answer finds it kept on the socket).
+    pub(crate) fn opened(&mut self, idx: u32, answer: Answer, key: Option<&str>) {
+        let kept = match self
+            .conn_mut(idx)
+            .extra
+            .as_mut()
+            .and_then(|e| e.app_lookup.take())
+        {
+            Some(AppLookup::Waiting(asked)) => Some(asked),
+            _ => None,
+        };
+        let app = match answer {
+            Answer::Found(app) => app,
+            Answer::Missing => {
+                self.my_stats().reject(Rejection::UnknownApp);
+                let key = key.or(kept.as_deref()).unwrap_or_default();
+                let msg = format!("App key {key} does not exist.");
+                return self.error_and_close(idx, Code::AppNotFound.as_u16(), &msg);
+            }
+            // Not in rejected_connections_total: that family's label set is fixed until the
+            // closes-by-code families arrive.
+            Answer::Unavailable => return self.end(idx, Close::StoreUnavailable),
         };
         if !app.config.enabled {
             self.my_stats().reject(Rejection::AppDisabled);
@@ -117,6 +144,9 @@ impl Context {
 
     /// Decodes WebSocket frames from `buf`; returns the bytes consumed.
     pub(crate) fn process_ws(&mut self, idx: u32, buf: &mut [u8]) -> usize {
+        if self.conn(idx).has(flags::AWAITING_APP) {
+            return 0; // held until the app store answers
+        }
         let limits = ws::Limits {
             max_message_bytes: self.shared.config.ws_max_message_bytes,
         };
@@ -505,7 +535,7 @@ impl Context {
         if let Some(old) = old {
             self.remove_user(app_idx, &old, idx);
         }
-        self.users[app.idx]
+        self.users_mut(app.idx)
             .entry(user.into_boxed_str())
             .or_default()
             .push(idx);

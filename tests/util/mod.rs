@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fanoutd::config::{AppConfig, Config};
 use fanoutd::pusher::auth;
+use fanoutd::server::Options;
 use fanoutd::{Server, ServerHandle};
 use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
@@ -54,7 +55,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(c: Config) -> TestServer {
-        let handle = Server::start(c).expect("server starts");
+        TestServer::start_with(c, Options::default())
+    }
+
+    /// A server with parts chosen by the test (an app store, a transition sink).
+    pub fn start_with(c: Config, options: Options) -> TestServer {
+        let handle = Server::start_with(c, options).expect("server starts");
         TestServer {
             addr: handle.addr(),
             metrics_addr: handle.metrics_addr(),
