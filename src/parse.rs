@@ -1,7 +1,7 @@
 //! The result type shared by every sans-IO parser in the crate.
 //!
-//! House rule (ARCHITECTURE.md, rule 2): a parser either recognises a complete item, or says
-//! it needs more bytes and consumes nothing, or returns its own error type.
+//! The rule every parser keeps: it either recognises a complete item, or says it needs more
+//! bytes and consumes nothing, or returns its own error type.
 
 /// Outcome of a parse that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@
 //!
 //! What it owns: the mapping from bytes to a validated head and from a status + headers + body
 //! to bytes, plus query-string decoding ([`query_pairs`], [`query_get`]) for the REST routes.
-//! It never touches a socket or a clock (ARCHITECTURE.md, rule 1); every function takes a
-//! `&[u8]`/`&str` and writes into a `&mut Vec<u8>`, so it can be fuzzed and benched alone.
+//! It never touches a socket or a clock; every function takes a `&[u8]`/`&str` and writes into
+//! a `&mut Vec<u8>`, so it can be fuzzed and benched alone.
 //!
 //! What it deliberately does not do: chunked bodies (`Transfer-Encoding` is refused with 411 —
 //! the Pusher REST API and every SDK send `Content-Length`, and refusing it closes the

@@ -1,7 +1,7 @@
 //! The Prometheus text exposition format 0.0.4, written by hand into a `Vec<u8>`.
 //!
-//! Sans-IO (house rule 1): [`render`] reads the summed counters and appends text; it never
-//! touches a socket or a clock. The rules it keeps (spec `prometheus.md` §1):
+//! Sans-IO: [`render`] reads the summed counters and appends text; it never touches a socket
+//! or a clock. The rules it keeps:
 //!
 //! - one block per family, in [`FAMILIES`] order: `# HELP`, `# TYPE`, then every sample of
 //!   that family; never interleaved, never a (name, labels) pair twice;
@@ -565,7 +565,7 @@ pub(crate) mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    /// The seed's names: `soketi_6001_*`, no process families.
+    /// soketi's documented names: `soketi_6001_*`, no process families.
     const GOLDEN_PORT_IN_NAME: &str = r##"# HELP soketi_6001_connected The number of currently connected sockets.
 # TYPE soketi_6001_connected gauge
 soketi_6001_connected{app_id="app-1",port="6001"} 3

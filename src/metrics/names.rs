@@ -1,10 +1,10 @@
 //! The one table of metric families: name, type, HELP text, and where each value comes from.
 //!
 //! [`FAMILIES`] is the only place a family is declared; the encoder walks it in order, so
-//! the exposition lists families in this order. Names are built as
-//! `{prefix}{port}_{suffix}` (the seed's `soketi_6001_connected`, default) or
-//! `{prefix}{suffix}` (soketi 1.x's `soketi_connected`), see [`name_head`]; the standard
-//! `process_*` families take neither prefix nor port and carry no labels.
+//! the exposition lists families in this order. Names are built as `{prefix}{port}_{suffix}`
+//! (`soketi_6001_connected` as soketi's docs show it, the default) or `{prefix}{suffix}`
+//! (soketi 1.x's `soketi_connected`), see [`name_head`] and docs/compat.md, `metric-names`;
+//! the standard `process_*` families take neither prefix nor port and carry no labels.
 //!
 //! soketi's own counters keep their historical names even where they lack `_total`
 //! (`socket_received_bytes`, …), so `promtool check metrics` reports lint warnings (exit 3)
@@ -100,7 +100,7 @@ use Kind::{Counter, Gauge, Histogram};
 
 /// Every family, in exposition order.
 pub const FAMILIES: [Family; 25] = [
-    // soketi's own families (spec prometheus.md §3.1, soketi.md §5.2), HELP texts verbatim.
+    // soketi's own families, HELP texts verbatim (docs/compat.md, `metric-help`).
     family(
         "connected",
         Gauge,

@@ -1,8 +1,8 @@
 //! libc calls about the process itself: CPU time, resource limits, page size, clock ticks.
 //!
-//! This file holds every `unsafe` block the metrics module needs (house rule 10); the
-//! `/proc` parsing that uses these values is safe code in `metrics::process`. Each wrapper
-//! returns plain numbers or an `io::Error` built from `errno`.
+//! This file holds every `unsafe` block the metrics module needs (`unsafe` lives only in
+//! `sys`); the `/proc` parsing that uses these values is safe code in `metrics::process`. Each
+//! wrapper returns plain numbers or an `io::Error` built from `errno`.
 
 use std::io;
 

@@ -14,7 +14,7 @@ BIN=${FANOUTD_BIN:-target/release/fanoutd}
 CONNS=${CONNS:-7}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_free() { python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$1))" 2>/dev/null; }
-# The check names soketi_6001_connected: use 6001 when it is free.
+# soketi's docs name soketi_6001_connected: use 6001 when it is free.
 PORT=${PUBLIC_PORT:-6001}
 port_free "$PORT" || PORT=$(free_port)
 MPORT=$(free_port)

@@ -1,6 +1,7 @@
 'use strict';
-// Prometheus metrics (DECISIONS.md: the seed's names `{prefix}{port}_connected`, labels
-// `app_id` and `port`, Content-Type `text/plain; version=0.0.4`), driven by pusher-js clients.
+// Prometheus metrics (docs/compat.md, metric-names and metrics-content-type: soketi's
+// documented names `{prefix}{port}_connected`, labels `app_id` and `port`, Content-Type
+// `text/plain; version=0.0.4`), driven by pusher-js clients.
 
 const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
