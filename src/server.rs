@@ -13,11 +13,11 @@ use mio::{Poll, Waker};
 use crate::apps::{AppStore, Apps, StaticStore};
 use crate::config::Config;
 use crate::directory::{Directory, Discard, TransitionSink};
-use crate::metrics::server::{MetricsServer, MetricsState};
+use crate::metrics::listener::{MetricsServer, MetricsState};
 use crate::metrics::stats::Stats;
 use crate::reactor::inbox::{Command, Inbox};
 use crate::reactor::{token, Reactor};
-use crate::session::Shared;
+use crate::session::{Service, Shared};
 
 /// Listen backlog of each reactor's listener.
 const BACKLOG: i32 = 4096;
@@ -100,6 +100,7 @@ impl Server {
             closing: closing.clone(),
             started: Instant::now(),
             node_id: crate::conn::new_node_id(crate::sys::random_seed()),
+            service: Service::Public,
             config,
         });
         let mut reactors = Vec::with_capacity(n);

@@ -13,12 +13,12 @@
 #![forbid(unsafe_code)]
 
 pub mod encode;
+pub mod listener;
 pub mod names;
 pub mod process;
-pub mod server;
 pub mod stats;
 
 pub use encode::{render, ScrapeContext, CONTENT_TYPE};
+pub use listener::{MetricsServer, MetricsState};
 pub use process::{memory_usage, MemoryUsage, ProcessSnapshot};
-pub use server::{MetricsServer, MetricsState};
 pub use stats::{AppCounter, ReactorCounter, ReactorStats, Rejection, Stats};

@@ -72,6 +72,7 @@ impl Reactor {
             scratch: vec![0; READ_CHUNK],
             read_pending: Vec::new(),
             next_sweep: Instant::now() + Duration::from_secs(1),
+            // (the first sweep may come early; later ones follow `Context::sweep_interval`)
             accept_more: false,
             accept_paused_until: None,
             stop_deadline: None,
@@ -171,7 +172,7 @@ impl Reactor {
             self.cx.begin_stop();
         }
         if now >= self.next_sweep {
-            self.next_sweep = now + Duration::from_secs(1);
+            self.next_sweep = now + self.cx.sweep_interval();
             self.cx.sweep();
         }
         // Flushing can find slow consumers, and closing them queues close frames: repeat

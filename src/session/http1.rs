@@ -3,7 +3,7 @@
 //! writing responses (CORS headers, `HEAD` without a body, close after the last).
 //! The routes are in [`super::rest`].
 
-use super::Context;
+use super::{Context, Service};
 use crate::conn::{flags, Phase};
 use crate::http;
 use crate::http::{Head, Method};
@@ -30,6 +30,9 @@ pub(crate) struct Req {
     pub(crate) idx: u32,
     pub(crate) keep_alive: bool,
     pub(crate) head_only: bool,
+    /// An HTTP/1.0 request: a kept-alive connection must be confirmed with
+    /// `Connection: keep-alive` (1.0 closes by default).
+    pub(crate) http10: bool,
 }
 
 impl Req {
@@ -40,6 +43,7 @@ impl Req {
             idx,
             keep_alive: false,
             head_only: false,
+            http10: false,
         }
     }
 
@@ -53,7 +57,7 @@ impl Req {
 }
 
 /// What follows a handled request.
-pub(super) enum Next {
+pub(crate) enum Next {
     KeepAlive,
     Close,
     Upgraded,
@@ -154,10 +158,15 @@ impl Context {
     ) {
         let idx = req.idx;
         let keep_alive = req.keep_alive && !self.shared.is_closing();
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + extra.len());
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6 + extra.len());
         headers.push(("Content-Type", content_type));
-        headers.extend_from_slice(&CORS);
+        if matches!(self.shared.service, Service::Public) {
+            headers.extend_from_slice(&CORS);
+        }
         headers.extend_from_slice(extra);
+        if keep_alive && req.http10 {
+            headers.push(("Connection", "keep-alive"));
+        }
         let out = self.output(idx);
         http::write_response(out, status, &headers, body, keep_alive);
         if req.head_only {
@@ -187,7 +196,14 @@ impl Context {
             idx,
             keep_alive: head.keep_alive,
             head_only: head.method == Method::Head,
+            http10: head.minor_version == 0,
         };
-        self.route(req, head, body)
+        match &self.shared.service {
+            Service::Public => self.route(req, head, body),
+            Service::Metrics { state, .. } => {
+                let state = state.clone();
+                self.metrics_route(req, head, &state)
+            }
+        }
     }
 }

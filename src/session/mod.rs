@@ -10,7 +10,7 @@
 //! the reactor flushes it. Nothing here touches a socket, so the decisions are unit-tested
 //! without one (`tests.rs`).
 
-mod http1;
+pub(crate) mod http1;
 use http1::Req;
 mod rest;
 mod websocket;
@@ -35,6 +35,18 @@ use crate::pusher::error::Close;
 use crate::reactor::inbox::{self, Command, Inbox};
 use crate::ws;
 
+/// What a reactor's HTTP connections are for.
+pub enum Service {
+    /// The public port: WebSocket, the health routes, the Pusher HTTP API.
+    Public,
+    /// The private metrics port: `/metrics`, `/`, `/ready`, `/usage`; at most
+    /// `max_connections` open at once (more are answered 503 and closed).
+    Metrics {
+        state: Arc<crate::metrics::listener::MetricsState>,
+        max_connections: usize,
+    },
+}
+
 /// State shared by all reactors (and the metrics thread). Immutable after start-up except
 /// through interior mutability designed for it (directory locks, inboxes, atomics).
 pub struct Shared {
@@ -52,6 +64,8 @@ pub struct Shared {
     pub started: Instant,
     /// This node's part of every socket id (see [`SocketRef`]).
     pub node_id: u32,
+    /// What the reactors over this state serve.
+    pub service: Service,
 }
 
 impl Shared {
@@ -89,7 +103,7 @@ pub struct Context {
     /// Per app: signed-in user id → local slots.
     users: Vec<HashMap<Box<str>, Vec<u32>>>,
     /// Scratch for encoding one message. Invariant: cleared before each use.
-    msg: Vec<u8>,
+    pub(crate) msg: Vec<u8>,
     pub(crate) pool: BufPool,
     /// Slots with output to flush this iteration (each once; see `Outbox::dirty`).
     pub(crate) dirty: Vec<u32>,
@@ -214,12 +228,30 @@ impl Context {
         self.resumed.push(slot);
     }
 
-    /// Puts a new connection in a reserved slot.
+    /// Puts a new connection in a reserved slot. Past the service's connection cap, the
+    /// connection is answered 503 and closed.
     pub(crate) fn insert(&mut self, idx: u32, conn: Conn) {
         self.slots[idx as usize].conn = Some(conn);
         self.live += 1;
         self.my_stats()
             .add_reactor_gauge(ReactorCounter::Connections, 1);
+        if let Service::Metrics {
+            max_connections, ..
+        } = self.shared.service
+        {
+            if self.live > max_connections {
+                let body = br#"{"error":"Too many connections.","code":503}"#;
+                self.respond_json(Req::last(idx), 503, body);
+            }
+        }
+    }
+
+    /// How often the sweep should run: once a second, or often enough for the shortest
+    /// HTTP timer (half of it, at least every 50 ms).
+    pub(crate) fn sweep_interval(&self) -> std::time::Duration {
+        let http = &self.shared.config.http;
+        let shortest = http.idle_timeout_ms.min(http.request_timeout_ms) / 2;
+        std::time::Duration::from_millis(shortest.clamp(50, 1000))
     }
 
     pub(crate) fn my_stats(&self) -> &ReactorStats {

@@ -36,7 +36,7 @@ enum Api {
 }
 
 impl Context {
-    pub(super) fn route(&mut self, req: Req, head: &Head<'_>, body: &[u8]) -> Next {
+    pub(crate) fn route(&mut self, req: Req, head: &Head<'_>, body: &[u8]) -> Next {
         let prefix = self.shared.config.path_prefix.as_str();
         let done = |r: &Context| {
             if req.keep_alive && !r.shared.is_closing() {

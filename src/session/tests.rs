@@ -46,6 +46,7 @@ fn fixture_with(config: Config) -> Fixture {
         closing: Arc::new(AtomicBool::new(false)),
         started: Instant::now(),
         node_id: 5,
+        service: super::Service::Public,
         config,
     });
     Fixture {
