@@ -4,10 +4,12 @@
 # Each scenario runs the server (fanoutd) and then the floor (fanoutd-floor: the same syscalls
 # and nothing else) in the same session, pinned to the cores in SERVER_CPUS, and drives both
 # with the load generator (fanoutd-load) pinned to LOAD_CPUS, so every figure has its floor
-# beside it. Loopback only; every program stops by itself. Under $OUT, each fanoutd-load run
-# leaves <run>.out (its last line is the JSON report) and <run>.err, the server and the floor
-# leave <scenario>.fanoutd.log and <scenario>.fanoutd-floor.log, and
-# `benches/perf.sh summary` prints the figures PERF.md quotes.
+# beside it. The two tools are the workspace member in benches/load/; the workspace shares one
+# target directory, so all three binaries land in target/release/. Loopback only; every
+# program stops by itself. Under $OUT, each fanoutd-load run leaves <run>.out (its last line
+# is the JSON report) and <run>.err, the server and the floor leave <scenario>.fanoutd.log
+# and <scenario>.fanoutd-floor.log, and `benches/perf.sh summary` prints the figures PERF.md
+# quotes.
 #
 #   benches/perf.sh [scenario ...]      default: all of them, in this order
 #     idle          19,000 idle subscribed connections: RSS and CPU per connection, and the
@@ -232,7 +234,7 @@ PY
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(idle fanout saturate rest client-events summary)
 if [[ " ${scenarios[*]} " != " summary " ]]; then
-  cargo build --release --bins -q
+  cargo build --release --workspace --bins -q
   {
     echo "commit $(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
     echo "date $(date -u +%FT%TZ)"

@@ -1,5 +1,6 @@
-//! libc calls for the measurement tools (`fanoutd-load`, `fanoutd-floor`): a non-blocking
-//! connect from a chosen local address, and a clock every process on the machine shares.
+//! libc calls for the measurement tools (`fanoutd-load`, `fanoutd-floor`, the workspace member
+//! in `benches/load/`, which has no `unsafe` of its own): a non-blocking connect from a chosen
+//! local address, and a clock every process on the machine shares.
 //!
 //! Kept apart from the server's calls (`sys/mod.rs`, `sys/process.rs`) because nothing in the
 //! server path uses them; socket creation and addresses are shared with `sys/mod.rs`.

@@ -20,11 +20,11 @@
 //! ```
 //! Run with `--help` for every flag.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
-use fanoutd::sys::net;
-
-mod load;
+use fanoutd_load::{args::Args, client_events, fanout, idle, rest, scrape};
 
 const USAGE: &str = "\
 fanoutd-load MODE [flags]   (loopback targets only; every mode stops by itself)
@@ -52,7 +52,7 @@ scrape         GET a metrics URL M times, one at a time, keep-alive
 ";
 
 fn main() -> ExitCode {
-    let args = match load::args::Args::parse(std::env::args().skip(1)) {
+    let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("fanoutd-load: {e}\n\n{USAGE}");
@@ -60,11 +60,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match args.mode.as_str() {
-        "idle" => load::idle::run(args),
-        "fanout" => load::fanout::run(args),
-        "rest" => load::rest::run(args),
-        "client-events" => load::client_events::run(args),
-        "scrape" => load::scrape::run(args),
+        "idle" => idle::run(args),
+        "fanout" => fanout::run(args),
+        "rest" => rest::run(args),
+        "client-events" => client_events::run(args),
+        "scrape" => scrape::run(args),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -20,6 +20,8 @@
 //!   but the fd (4 bytes in a Vec, plus its epoll registration), to show the kernel-side
 //!   floor of memory too.
 
+#![forbid(unsafe_code)]
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -30,18 +32,8 @@ use mio::{Events, Interest, Poll, Token};
 use serde_json::json;
 
 use fanoutd::sys::net;
-
-#[path = "load/args.rs"]
-#[allow(dead_code)]
-mod args;
-#[path = "load/procfs.rs"]
-#[allow(dead_code)]
-mod procfs;
-#[path = "load/stamp.rs"]
-#[allow(dead_code)]
-mod stamp;
-
-use args::Args;
+use fanoutd_load::args::Args;
+use fanoutd_load::{procfs, stamp};
 
 const LISTENER: Token = Token(usize::MAX);
 const BACKLOG: i32 = 4096;

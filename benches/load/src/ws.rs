@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::hist::Histogram;
 use super::stamp;
-use crate::net;
+use fanoutd::sys::net;
 
 /// Largest upgrade response head accepted.
 const MAX_HEAD_BYTES: usize = 8 * 1024;

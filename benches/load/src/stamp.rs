@@ -32,7 +32,6 @@ pub fn write_payload(out: &mut Vec<u8>, ts_ns: u64, seq: u64, len: usize) {
 }
 
 /// Overwrites the stamp of a payload that [`write_payload`] wrote at `buf[at..]`.
-#[allow(dead_code)] // fanoutd-floor's, which includes this file
 pub fn patch(buf: &mut [u8], at: usize, ts_ns: u64, seq: u64) {
     let ts_at = at + MARK.len();
     write_digits(&mut buf[ts_at..ts_at + TS_DIGITS], ts_ns);

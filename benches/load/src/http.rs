@@ -18,7 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::hist::Histogram;
 use super::stamp;
 use super::ws::source_addr;
-use crate::net;
+use fanoutd::sys::net;
 
 /// How long to wait for the responses still in flight once the duration is over.
 const TAIL_WAIT: Duration = Duration::from_secs(3);

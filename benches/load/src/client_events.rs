@@ -10,7 +10,7 @@ use super::args::Args;
 use super::common::{self, parse_common};
 use super::stamp;
 use super::ws::{Plan, WsClient, WsConfig};
-use crate::net;
+use fanoutd::sys::net;
 
 pub fn run(mut args: Args) -> Result<(), String> {
     let common = parse_common(&mut args)?;
