@@ -652,93 +652,8 @@ soketi_6001_publish_flush_latency_seconds_sum{port="6001"} 2.00375
 soketi_6001_publish_flush_latency_seconds_count{port="6001"} 5
 "##;
 
-    /// soketi 1.x names with a custom prefix and port, plus the process families (no
-    /// `process_virtual_memory_max_bytes`: unlimited).
-    const GOLDEN_PLAIN_WITH_PROCESS: &str = r##"# HELP fanoutd_connected The number of currently connected sockets.
-# TYPE fanoutd_connected gauge
-fanoutd_connected{app_id="app-1",port="7001"} 3
-fanoutd_connected{app_id="weird \"id\" \\ x\ny",port="7001"} -2
-# HELP fanoutd_new_connections_total Total amount of soketi connection requests.
-# TYPE fanoutd_new_connections_total counter
-fanoutd_new_connections_total{app_id="app-1",port="7001"} 23
-fanoutd_new_connections_total{app_id="weird \"id\" \\ x\ny",port="7001"} 223
-# HELP fanoutd_new_disconnections_total Total amount of soketi disconnections.
-# TYPE fanoutd_new_disconnections_total counter
-fanoutd_new_disconnections_total{app_id="app-1",port="7001"} 43
-fanoutd_new_disconnections_total{app_id="weird \"id\" \\ x\ny",port="7001"} 243
-# HELP fanoutd_socket_received_bytes Total amount of bytes that soketi received.
-# TYPE fanoutd_socket_received_bytes counter
-fanoutd_socket_received_bytes{app_id="app-1",port="7001"} 63
-fanoutd_socket_received_bytes{app_id="weird \"id\" \\ x\ny",port="7001"} 263
-# HELP fanoutd_socket_transmitted_bytes Total amount of bytes that soketi transmitted.
-# TYPE fanoutd_socket_transmitted_bytes counter
-fanoutd_socket_transmitted_bytes{app_id="app-1",port="7001"} 83
-fanoutd_socket_transmitted_bytes{app_id="weird \"id\" \\ x\ny",port="7001"} 283
-# HELP fanoutd_ws_messages_received_total The total amount of WS messages received from connections by the server.
-# TYPE fanoutd_ws_messages_received_total counter
-fanoutd_ws_messages_received_total{app_id="app-1",port="7001"} 103
-fanoutd_ws_messages_received_total{app_id="weird \"id\" \\ x\ny",port="7001"} 303
-# HELP fanoutd_ws_messages_sent_total The total amount of WS messages sent to the connections from the server.
-# TYPE fanoutd_ws_messages_sent_total counter
-fanoutd_ws_messages_sent_total{app_id="app-1",port="7001"} 123
-fanoutd_ws_messages_sent_total{app_id="weird \"id\" \\ x\ny",port="7001"} 323
-# HELP fanoutd_http_received_bytes Total amount of bytes that soketi's REST API received.
-# TYPE fanoutd_http_received_bytes counter
-fanoutd_http_received_bytes{app_id="app-1",port="7001"} 143
-fanoutd_http_received_bytes{app_id="weird \"id\" \\ x\ny",port="7001"} 343
-# HELP fanoutd_http_transmitted_bytes Total amount of bytes that soketi's REST API sent back.
-# TYPE fanoutd_http_transmitted_bytes counter
-fanoutd_http_transmitted_bytes{app_id="app-1",port="7001"} 163
-fanoutd_http_transmitted_bytes{app_id="weird \"id\" \\ x\ny",port="7001"} 363
-# HELP fanoutd_http_calls_received_total Total amount of received REST API calls.
-# TYPE fanoutd_http_calls_received_total counter
-fanoutd_http_calls_received_total{app_id="app-1",port="7001"} 183
-fanoutd_http_calls_received_total{app_id="weird \"id\" \\ x\ny",port="7001"} 383
-# HELP fanoutd_subscriptions The number of current channel subscriptions (socket, channel pairs).
-# TYPE fanoutd_subscriptions gauge
-fanoutd_subscriptions{app_id="app-1",port="7001"} 14
-fanoutd_subscriptions{app_id="weird \"id\" \\ x\ny",port="7001"} 1
-# HELP fanoutd_occupied_channels The number of channels with at least one subscriber.
-# TYPE fanoutd_occupied_channels gauge
-fanoutd_occupied_channels{app_id="app-1",port="7001"} 3
-fanoutd_occupied_channels{app_id="weird \"id\" \\ x\ny",port="7001"} 0
-# HELP fanoutd_reactor_connections The number of open TCP connections (HTTP and WebSocket) owned by each reactor thread.
-# TYPE fanoutd_reactor_connections gauge
-fanoutd_reactor_connections{reactor="0",port="7001"} 7
-fanoutd_reactor_connections{reactor="1",port="7001"} 2
-# HELP fanoutd_reactor_busy_seconds_total Total time each reactor thread spent handling events rather than waiting for them.
-# TYPE fanoutd_reactor_busy_seconds_total counter
-fanoutd_reactor_busy_seconds_total{reactor="0",port="7001"} 1.5
-fanoutd_reactor_busy_seconds_total{reactor="1",port="7001"} 0.00025
-# HELP fanoutd_slow_consumer_closes_total Total amount of sockets closed because their pending output passed the cap.
-# TYPE fanoutd_slow_consumer_closes_total counter
-fanoutd_slow_consumer_closes_total{port="7001"} 3
-# HELP fanoutd_rejected_connections_total Total amount of refused connection attempts, by reason.
-# TYPE fanoutd_rejected_connections_total counter
-fanoutd_rejected_connections_total{reason="unknown_app",port="7001"} 1
-fanoutd_rejected_connections_total{reason="app_disabled",port="7001"} 0
-fanoutd_rejected_connections_total{reason="over_quota",port="7001"} 3
-fanoutd_rejected_connections_total{reason="shutting_down",port="7001"} 0
-fanoutd_rejected_connections_total{reason="no_file_descriptors",port="7001"} 1
-fanoutd_rejected_connections_total{reason="bad_handshake",port="7001"} 0
-# HELP fanoutd_publish_flush_latency_seconds Time from a publish being accepted (REST call or client event) until its frames were written to the subscribers' sockets, per reactor that delivered it.
-# TYPE fanoutd_publish_flush_latency_seconds histogram
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.0001"} 2
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.00025"} 2
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.0005"} 2
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.001"} 3
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.0025"} 3
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.005"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.01"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.025"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.05"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.1"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="0.25"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="1"} 4
-fanoutd_publish_flush_latency_seconds_bucket{port="7001",le="+Inf"} 5
-fanoutd_publish_flush_latency_seconds_sum{port="7001"} 2.00375
-fanoutd_publish_flush_latency_seconds_count{port="7001"} 5
-# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+    /// The process families (no `process_virtual_memory_max_bytes`: unlimited).
+    const GOLDEN_PROCESS: &str = r##"# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 12.345678
 # HELP process_resident_memory_bytes Resident memory size in bytes.
@@ -760,6 +675,15 @@ process_start_time_seconds 1700000000.25
 # TYPE process_threads gauge
 process_threads 4
 "##;
+
+    /// The same families as [`GOLDEN_PORT_IN_NAME`] under soketi 1.x names (prefix
+    /// `fanoutd_`, no port in the name, port 7001), then the process families.
+    fn golden_plain_with_process() -> String {
+        GOLDEN_PORT_IN_NAME
+            .replace("soketi_6001_", "fanoutd_")
+            .replace("port=\"6001\"", "port=\"7001\"")
+            + GOLDEN_PROCESS
+    }
 
     #[test]
     fn golden_port_in_name() {
@@ -792,7 +716,7 @@ process_threads 4
             process: Some(&snap),
         };
         let body = render_to_string(&ctx);
-        assert_eq!(body, GOLDEN_PLAIN_WITH_PROCESS);
+        assert_eq!(body, golden_plain_with_process());
         check_exposition(&body);
     }
 

@@ -43,21 +43,8 @@ impl HttpConn {
                 return None;
             }
         };
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_string();
-        let mut lines = head.split("\r\n");
-        let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-        let headers: Vec<(String, String)> = lines
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| {
-                l.split_once(':')
-                    .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-            })
-            .collect();
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.parse().unwrap())
-            .expect("every response has a Content-Length");
+        let (status, headers) = parse_response_head(&self.buf[..head_end])?;
+        let len = content_length(&headers).expect("every response has a Content-Length");
         while self.buf.len() < head_end + len {
             if !self.fill() {
                 return None;

@@ -304,6 +304,29 @@ pub fn http(addr: SocketAddr, request: &[u8]) -> Response {
     read_response(&mut s).expect("a response")
 }
 
+/// The status and headers of a response head (through its blank line).
+pub fn parse_response_head(head: &[u8]) -> Option<(u16, Vec<(String, String)>)> {
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        })
+        .collect();
+    Some((status, headers))
+}
+
+/// The `Content-Length` among `headers`, if any.
+pub fn content_length(headers: &[(String, String)]) -> Option<usize> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+}
+
 /// Reads one HTTP response from `s`.
 pub fn read_response(s: &mut TcpStream) -> Option<Response> {
     let mut buf = Vec::new();
@@ -318,21 +341,8 @@ pub fn read_response(s: &mut TcpStream) -> Option<Response> {
         }
         buf.extend_from_slice(&tmp[..n]);
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-        })
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
+    let (status, headers) = parse_response_head(&buf[..head_end])?;
+    let len = content_length(&headers).unwrap_or(0);
     while buf.len() < head_end + len {
         let n = s.read(&mut tmp).ok()?;
         if n == 0 {
