@@ -1,6 +1,6 @@
 //! Query strings, decoded the way soketi's `query-string` package does for the REST API:
 //! pairs split on `&`, `+` is a space, `%XY` is a byte, and a malformed escape is kept as
-//! text rather than failing the request (spec §2.1).
+//! text rather than failing the request.
 
 use std::borrow::Cow;
 

@@ -124,7 +124,7 @@ impl HttpError {
             HttpError::TransferEncoding => {
                 "Transfer-Encoding is not supported; send the body with a Content-Length."
             }
-            // soketi's text for its body limit (spec §2.3).
+            // soketi's text for its body limit.
             HttpError::BodyTooLarge => "The payload size is too big.",
         }
     }

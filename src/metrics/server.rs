@@ -10,7 +10,7 @@
 //! together with one `write` when the socket takes them. A connection idle for
 //! [`IDLE_TIMEOUT`] is closed, and one past the connection cap gets a 503 and is closed.
 //!
-//! Routes (soketi's metrics server, with real HTTP statuses, see DECISIONS.md):
+//! Routes (soketi's metrics server, with real HTTP statuses, see docs/compat.md):
 //! - `GET /metrics`: the text exposition, only when `config.enabled` (else 404), always with
 //!   `Content-Type: text/plain; version=0.0.4; charset=utf-8` (Prometheus 3 refuses a scrape
 //!   without it); the query string (soketi's `?json=1`) is ignored;

@@ -1,11 +1,11 @@
 //! Signatures: socket tokens for private / presence channels and user sign-in, and the REST API
-//! request signature (spec §1.14, §2.2).
+//! request signature.
 //!
 //! Where it sits: `pusher::event` calls [`verify_socket_token`] on `pusher:subscribe` and
 //! `pusher:signin`; `pusher::rest` calls [`verify_rest_request`] for every `/apps/...` route
 //! after it has found the app by id. Nothing here reads a clock: the caller passes `now_secs`.
 //!
-//! Two deliberate differences from soketi (DECISIONS.md, "REST signature"): signatures are
+//! Two deliberate differences from soketi (docs/compat.md): signatures are
 //! compared in constant time, and `auth_timestamp` must be within a window (Pusher: ±600 s) of
 //! server time, so a captured request cannot be replayed forever. Everything else follows
 //! soketi's string to sign, so requests signed by any Pusher SDK verify here as they do there.
@@ -55,8 +55,7 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Checks a socket token `"<app_key>:<hex>"` against HMAC(secret, concat(parts)).
 ///
-/// The prefix must be `app_key` exactly ("The key prefix in the token must be the app key
-/// exactly", spec §1.14); the hex, lower-case as every SDK writes it, is compared in constant
+/// The prefix must be `app_key` exactly, as soketi requires; the hex, lower-case as every SDK writes it, is compared in constant
 /// time. `parts`: private channels `[socket_id, ":", channel]`, presence
 /// `[socket_id, ":", channel, ":", channel_data]`, user sign-in
 /// `[socket_id, "::user::", user_data]`.
@@ -113,7 +112,7 @@ impl RestAuthError {
             RestAuthError::Expired { given, now, window } => format!(
                 "Timestamp expired: Given timestamp ({given}) not within {window}s of server time ({now})"
             ),
-            // soketi's exact text (spec §2.2); clients and tests match on it.
+            // soketi's exact text; clients and tests match on it.
             RestAuthError::BadSignature => "The secret authentication failed".to_string(),
         }
     }
@@ -132,11 +131,10 @@ pub struct RestRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// What soketi signs for an empty POST body (spec §2.2: "if the body is empty … soketi uses the
-/// text `{}` as raw body").
+/// What soketi signs for an empty POST body: it hashes the text `{}` as the raw body.
 const EMPTY_POST_BODY: &[u8] = b"{}";
 
-/// Verifies a Pusher REST request signature as soketi does (spec §2.2), plus Pusher's
+/// Verifies a Pusher REST request signature as soketi does, plus Pusher's
 /// required parameters, key check and timestamp window.
 ///
 /// - `auth_signature`, `auth_key`, `auth_timestamp` must be present; `auth_key` must equal
@@ -383,7 +381,7 @@ mod tests {
     const EVENTS_SIGNATURE: &str =
         "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c";
     const TS: i64 = 1353088179;
-    /// md5("{}"). The brief and spec §2.2 print `…b76c1c3c3c8ccc5b`; that is not md5("{}").
+    /// md5("{}"). (`…b76c1c3c3c8ccc5b`, which has been quoted for it, is not md5("{}").)
     const EMPTY_OBJECT_MD5: &str = "99914b932bd37a50b983c5e7c90ae93b";
     const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 

@@ -1,7 +1,7 @@
 //! Channel names and kinds, by the Pusher naming rules.
 //!
 //! soketi matches kinds with unanchored regexes (so `foo-private-bar` is private); fanoutd
-//! uses anchored prefixes as the Pusher docs define them (DECISIONS.md).
+//! uses anchored prefixes as the Pusher docs define them (docs/compat.md).
 
 /// What a channel name makes a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Bodies of the Pusher HTTP API, sans-IO: parsing and validating `POST /events` and
-//! `POST /batch_events` (soketi's rules, spec §2.5, plus Pusher's channel-name and
+//! `POST /batch_events` (soketi's rules, plus Pusher's channel-name and
 //! socket-id checks). The routes themselves are in `reactor/api.rs`.
 
 use std::borrow::Cow;

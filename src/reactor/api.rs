@@ -2,7 +2,7 @@
 //! health routes, the WebSocket route, and the Pusher HTTP API.
 //!
 //! Errors are real HTTP statuses with soketi's JSON body `{"error": .., "code": ..}`
-//! (DECISIONS.md); a successful API call is counted in the per-app HTTP metrics.
+//! (docs/compat.md); a successful API call is counted in the per-app HTTP metrics.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

@@ -116,7 +116,7 @@ impl Reactor {
         true
     }
 
-    /// soketi's `onOpen` (spec §1.2), except that rejected sockets are never counted.
+    /// soketi's `onOpen`, except that rejected sockets are never counted.
     fn open(&mut self, idx: u32, key: &str) {
         if self.shared.is_closing() {
             self.my_stats().reject(Rejection::ShuttingDown);

@@ -478,7 +478,7 @@ fn a_half_sent_frame_then_silence_ends_in_4201() {
     );
 }
 
-/// Channel kinds are anchored prefixes (DECISIONS.md): these names are public channels.
+/// Channel kinds are anchored prefixes (docs/compat.md): these names are public channels.
 #[test]
 fn kind_prefixes_are_anchored() {
     let srv = TestServer::default();

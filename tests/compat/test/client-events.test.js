@@ -73,7 +73,7 @@ describe('client events enabled (SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true)
     assert.strictEqual(meta.user_id, 2);
   });
 
-  // DECISIONS.md: client events only on private / presence channels (soketi also accepts them
+  // docs/compat.md: client events only on private / presence channels (soketi also accepts them
   // on public channels).
   it('public channel: rejected with 4301', async () => {
     const ch = h.channelName();

@@ -1,5 +1,5 @@
 'use strict';
-// Prometheus metrics (DECISIONS.md: the seed's names `{prefix}{port}_connected`, labels
+// Prometheus metrics (docs/compat.md: the seed's names `{prefix}{port}_connected`, labels
 // `app_id` and `port`, Content-Type `text/plain; version=0.0.4`), driven by pusher-js clients.
 
 const { describe, it, before, after, afterEach } = require('node:test');

@@ -66,7 +66,7 @@ describe('private channels', () => {
     });
   });
 
-  // DECISIONS.md: channel kinds are anchored prefixes (soketi's unanchored regex would demand
+  // docs/compat.md: channel kinds are anchored prefixes (soketi's unanchored regex would demand
   // private auth for `foo-private-bar`). pusher-js also treats it as public and sends no auth.
   it('a name merely containing "private-" is a public channel', async () => {
     const ch = `foo-${h.channelName('private-')}`;

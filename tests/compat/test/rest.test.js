@@ -1,6 +1,6 @@
 'use strict';
 // REST API through pusher-http-node 5 (soketi tests/http-api.test.ts). fanoutd answers errors
-// with their real HTTP status (DECISIONS.md), so the SDK promise rejects with a RequestError
+// with their real HTTP status (docs/compat.md), so the SDK promise rejects with a RequestError
 // carrying `status` and the JSON `body` — where soketi's suite reads `body.code` from an
 // HTTP 200.
 
