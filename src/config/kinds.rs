@@ -49,7 +49,8 @@ impl Building {
 
 /// The config before the settings table has filled it in. Every value here is a placeholder
 /// that the compiler asks for: each setting's default replaces its field, and the apps are
-/// built after the settings.
+/// built after the settings. A field that no setting writes is caught by a test
+/// (`every_config_field_has_a_setting`).
 fn unset_config() -> Config {
     let nowhere = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     Config {
@@ -414,6 +415,7 @@ impl Kind for AppField {
 
 #[cfg(test)]
 mod tests {
+    use super::unset_config;
     use crate::config::testing::*;
     use crate::config::{AppConfig, Config};
 
@@ -674,6 +676,35 @@ mod tests {
                 let c = load_env(&[(var, &value)]);
                 assert!(c.is_ok(), "{var}={value}: {c:?}");
             }
+        }
+    }
+
+    /// Every field of the config (but the apps) is filled in by the settings table: a field
+    /// without an entry would keep its placeholder from `unset_config` whatever is given.
+    #[test]
+    fn every_config_field_has_a_setting() {
+        use crate::config::settings::tests::ENV_CASES;
+        // `{:#?}` puts one field per line; the apps come last.
+        let fields = |c: &Config| -> Vec<String> {
+            let text = format!("{c:#?}");
+            let end = text.find("\n    apps: [").expect("the apps field");
+            text[..end].lines().map(str::to_string).collect()
+        };
+        let placeholder = fields(&unset_config());
+        let mut loaded = vec![fields(&Config::default())];
+        for &(name, naming, value, _) in ENV_CASES {
+            let var = &naming.variables(name)[0];
+            loaded.push(fields(&load_env(&[(var, value)]).unwrap()));
+        }
+        for (i, line) in placeholder.iter().enumerate() {
+            // Struct headers and closing braces are the same in every config.
+            if line.ends_with('{') || line.trim_start().starts_with('}') {
+                continue;
+            }
+            assert!(
+                loaded.iter().any(|l| l[i] != *line),
+                "no setting writes {line:?}: add it to SETTINGS (settings.rs)"
+            );
         }
     }
 }

@@ -663,15 +663,15 @@ pub(super) static SETTINGS: &[Setting] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::testing::*;
     use crate::config::Config;
 
-    type Check = fn(&Config) -> bool;
+    pub(in crate::config) type Check = fn(&Config) -> bool;
 
     /// (name without prefix, naming, value, check of the resulting config)
-    const ENV_CASES: &[(&str, Naming, &str, Check)] = &[
+    pub(in crate::config) const ENV_CASES: &[(&str, Naming, &str, Check)] = &[
         ("HOST", Naming::PrefixedOnly, "127.0.0.1", |c| {
             c.host == ip("127.0.0.1")
         }),
