@@ -4,7 +4,8 @@
 //! Parsing ([`super::kinds::read_settings`]), the defaults of [`Config`](super::Config), the
 //! environment variables read ([`super::sources::gather`]) and the README's settings tables
 //! ([`super::readme`]) all come from [`SETTINGS`]. A new setting is one entry here plus its
-//! field in the config structs.
+//! field in the config structs (and that field's placeholder in `kinds::unset_config`, which
+//! the compiler asks for).
 //!
 //! Entries are read in table order (modes, drivers and TLS first, see
 //! [`Stage`](super::kinds::Stage)), so the order decides which of two bad values is reported.
