@@ -282,6 +282,39 @@ fn event(n: usize, message: Option<Message<'_>>) -> Event {
 
 /// `http::parse_head` with small limits.
 ///
+/// Chunked request bodies. Layout: `[ctrl][body…]`; `ctrl` picks the data limit (bits 0-1)
+/// and where the body is split in two reads (the rest of the byte, scaled to the length).
+///
+/// Invariants: no panic; scanning in two reads gives what one read gives; a complete body
+/// lies within the input, decodes, and decodes to exactly the data length the scanner
+/// counted, within the limit.
+pub fn chunked_body(data: &[u8]) {
+    use crate::http::chunked::{decode, Scanner};
+    let Some((&ctrl, body)) = data.split_first() else {
+        return;
+    };
+    let max = [0u64, 16, 1000, u64::MAX][usize::from(ctrl & 3)];
+    let whole = Scanner::default().scan(body, max);
+    let cut = body.len() * usize::from(ctrl >> 2) / 63;
+    let mut split = Scanner::default();
+    let first = split.scan(&body[..cut.min(body.len())], max);
+    let again = match first {
+        Ok(Status::Partial) => split.scan(body, max),
+        other => other,
+    };
+    // The scanner resumes at chunk boundaries, so how the body was split cannot matter.
+    assert_eq!(whole, again, "one read and two reads disagree");
+    if let Ok(Status::Complete(n)) = whole {
+        assert!(n <= body.len());
+        let mut out = Vec::new();
+        decode(&body[..n], &mut out).expect("a complete body decodes");
+        let mut s = Scanner::default();
+        assert_eq!(s.scan(&body[..n], max), Ok(Status::Complete(n)));
+        assert_eq!(out.len() as u64, s.data_len());
+        assert!(s.data_len() <= max);
+    }
+}
+
 /// Layout: `[limits][head…]`; the control byte picks `max_head_bytes` (bits 0-1),
 /// `max_headers` (bits 2-4) and `max_body_bytes` (bits 5-6).
 ///

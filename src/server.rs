@@ -101,6 +101,7 @@ impl Server {
             started: Instant::now(),
             node_id: crate::conn::new_node_id(crate::sys::random_seed()),
             service: Service::Public,
+            pending_body_bytes: Default::default(),
             config,
         });
         let mut reactors = Vec::with_capacity(n);

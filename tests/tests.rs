@@ -11,6 +11,8 @@ mod smoke;
 mod config;
 #[path = "suite/fanout.rs"]
 mod fanout;
+#[path = "suite/hardening.rs"]
+mod hardening;
 #[path = "suite/http.rs"]
 mod http;
 #[path = "suite/public.rs"]

@@ -68,6 +68,7 @@ fn unset_config() -> Config {
         ws_max_output_bytes: 0,
         http: HttpConfig {
             max_body_bytes: 0,
+            max_pending_body_bytes: 0,
             max_head_bytes: 0,
             max_headers: 0,
             request_timeout_ms: 0,

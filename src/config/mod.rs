@@ -99,6 +99,9 @@ pub struct HttpConfig {
     /// `httpApi.requestLimitInMb` (config file) / `FANOUTD_HTTP_MAX_REQUEST_SIZE_IN_MB`:
     /// largest request body, in bytes (MB = 1024 * 1024).
     pub max_body_bytes: u64,
+    /// `FANOUTD_HTTP_MAX_PENDING_BODY_BYTES`: bytes all unfinished request bodies together
+    /// may hold; a request whose body would pass it is answered 503 without being read.
+    pub max_pending_body_bytes: u64,
     /// `FANOUTD_HTTP_MAX_HEAD_BYTES`: largest request head.
     pub max_head_bytes: usize,
     /// `FANOUTD_HTTP_MAX_HEADERS`: most header lines in a request (at most 64).

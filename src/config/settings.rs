@@ -307,6 +307,19 @@ pub(super) static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        env: "FANOUTD_HTTP_MAX_PENDING_BODY_BYTES",
+        naming: Naming::Exact,
+        key: "fanoutd.http.maxPendingBodyBytes",
+        doc: "bytes all unfinished request bodies together may hold (503 beyond)",
+        kind: &Whole::<u64> {
+            default: 256 * 1024 * 1024,
+            min: 1024,
+            max: MAX_INT,
+            expected: "expected an integer of at least 1024",
+            set: |b, v| b.config.http.max_pending_body_bytes = v,
+        },
+    },
+    Setting {
         env: "FANOUTD_HTTP_MAX_HEAD_BYTES",
         naming: Naming::Exact,
         key: "fanoutd.http.maxHeadBytes",
@@ -828,6 +841,12 @@ pub(super) mod tests {
             Naming::Exact,
             "0.5",
             |c| c.http.max_body_bytes == 512 * 1024,
+        ),
+        (
+            "FANOUTD_HTTP_MAX_PENDING_BODY_BYTES",
+            Naming::Exact,
+            "4096",
+            |c| c.http.max_pending_body_bytes == 4096,
         ),
     ];
 

@@ -63,6 +63,15 @@ pub struct Sub {
     pub pos: u32,
 }
 
+/// A request whose head has arrived and whose body has not, yet.
+#[derive(Debug, Default)]
+pub struct PendingBody {
+    /// Bytes of the node's pending-body budget this request holds.
+    pub reserved: u64,
+    /// How far a chunked body has been read.
+    pub scanner: crate::http::chunked::Scanner,
+}
+
 /// A connection's app lookup that the store answers late.
 #[derive(Debug)]
 pub enum AppLookup {
@@ -86,6 +95,8 @@ pub struct Extra {
     /// An app lookup this connection waits for, or its late answer (kept for the request
     /// that asked until it runs again).
     pub app_lookup: Option<AppLookup>,
+    /// The body being received, while it is unfinished.
+    pub body: Option<PendingBody>,
 }
 
 /// A connection. Kept small: it lives in the reactor's slab for as long as the socket does.

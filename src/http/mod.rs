@@ -17,6 +17,7 @@
 //! request-smuggling door), absolute-form or asterisk-form targets, HTTP/2, and
 //! percent-decoding of paths (soketi matches routes on the raw path and signs the raw path).
 
+pub mod chunked;
 mod query;
 mod request;
 mod response;

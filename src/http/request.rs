@@ -74,12 +74,28 @@ pub struct Head<'a> {
     pub minor_version: u8,
     /// Bytes of the head including the final CRLF CRLF; the body (if any) starts here.
     pub head_len: usize,
-    /// `Content-Length`, 0 when absent.
+    /// `Content-Length`, 0 when absent (and for a chunked body).
     pub content_length: u64,
+    /// The body comes with `Transfer-Encoding: chunked` (its length is known once the last
+    /// chunk has arrived; see [`super::chunked`]).
+    pub chunked: bool,
+    /// `Expect: 100-continue`: the client waits for `100 Continue` (or the final status)
+    /// before it sends the body.
+    pub expect_continue: bool,
+    /// `Host` headers seen (saturating). The server answers 400 unless there is exactly one
+    /// (none is allowed in HTTP/1.0): see [`Head::host_ok`].
+    pub hosts: u8,
     /// HTTP/1.1: true unless `Connection: close`; HTTP/1.0: false unless `Connection: keep-alive`
     /// (and not also `close`).
     pub keep_alive: bool,
     pub ws: WsHeaders<'a>,
+}
+
+impl Head<'_> {
+    /// RFC 9112 §3.2: exactly one `Host` (HTTP/1.0 may omit it).
+    pub fn host_ok(&self) -> bool {
+        self.hosts == 1 || (self.hosts == 0 && self.minor_version == 0)
+    }
 }
 
 /// Why a head was refused. Each maps to a status; the reactor answers and closes.
@@ -93,8 +109,14 @@ pub enum HttpError {
     TooManyHeaders,
     /// `Content-Length` that is not a plain decimal u64, or several that disagree.
     BadContentLength,
-    /// Any `Transfer-Encoding` header: only `Content-Length` bodies are read.
-    TransferEncoding,
+    /// `Transfer-Encoding` together with `Content-Length`, or in an HTTP/1.0 request: the
+    /// framing is ambiguous (RFC 9112 §6.1, §6.3).
+    AmbiguousFraming,
+    /// A transfer coding other than a lone `chunked`.
+    UnsupportedTransferCoding,
+    /// HTTP/1.1 without `Host`, or any request with more than one (RFC 9112 §3.2); found by
+    /// [`Head::host_ok`], not by the parser.
+    BadHost,
     /// `Content-Length` above [`Limits::max_body_bytes`].
     BodyTooLarge,
 }
@@ -107,9 +129,14 @@ impl HttpError {
             HttpError::HeadTooLarge => 431,
             HttpError::TooManyHeaders => 431,
             HttpError::BadContentLength => 400,
-            // 411 Length Required: "the server refuses to accept the request without a
-            // defined Content-Length" (RFC 9110 §15.5.12) is exactly our position.
-            HttpError::TransferEncoding => 411,
+            HttpError::AmbiguousFraming => 400,
+            // "A server that receives a request message with a transfer coding it does not
+            // understand SHOULD respond with 501 (Not Implemented)." (RFC 9112 §6.1)
+            HttpError::UnsupportedTransferCoding => 501,
+            // "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+            // request message that lacks a Host header field and to any request message that
+            // contains more than one Host header field" (RFC 9112 §3.2).
+            HttpError::BadHost => 400,
             HttpError::BodyTooLarge => 413,
         }
     }
@@ -121,9 +148,11 @@ impl HttpError {
             HttpError::HeadTooLarge => "The request head is too large.",
             HttpError::TooManyHeaders => "The request has too many header fields.",
             HttpError::BadContentLength => "Invalid Content-Length.",
-            HttpError::TransferEncoding => {
-                "Transfer-Encoding is not supported; send the body with a Content-Length."
+            HttpError::AmbiguousFraming => {
+                "Transfer-Encoding with Content-Length, or in HTTP/1.0, is not allowed."
             }
+            HttpError::UnsupportedTransferCoding => "Only Transfer-Encoding: chunked is supported.",
+            HttpError::BadHost => "A request needs exactly one Host header.",
             // soketi's text for its body limit.
             HttpError::BodyTooLarge => "The payload size is too big.",
         }
@@ -177,13 +206,19 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Status<Head<'a>>
     let mut ws = WsHeaders::default();
     let mut key_seen = false;
     let mut version_seen = false;
+    let mut hosts = 0usize;
+    let mut expect_continue = false;
     for header in req.headers.iter() {
         let name = header.name;
         let value = trim_ows(header.value);
         if name.eq_ignore_ascii_case("content-length") {
             framing.content_length(value);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            framing.transfer_encoding = true;
+            framing.transfer_coding(value);
+        } else if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case("connection") {
             conn.add(value);
         } else if name.eq_ignore_ascii_case("upgrade") {
@@ -197,9 +232,15 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Status<Head<'a>>
     ws.connection_upgrade = conn.upgrade;
 
     // Transfer-Encoding first: with both it and Content-Length present the peer and we would
-    // disagree on where the body ends (RFC 9112 §6.3), whatever the Content-Length says.
-    if framing.transfer_encoding {
-        return Err(HttpError::TransferEncoding);
+    // disagree on where the body ends (RFC 9112 §6.3), whatever the Content-Length says; an
+    // HTTP/1.0 message with it "MUST" be treated as faulty framing (RFC 9112 §6.1).
+    if framing.codings > 0 {
+        if framing.length.is_some() || framing.bad || minor_version == 0 {
+            return Err(HttpError::AmbiguousFraming);
+        }
+        if !framing.chunked_only() {
+            return Err(HttpError::UnsupportedTransferCoding);
+        }
     }
     if framing.bad {
         return Err(HttpError::BadContentLength);
@@ -222,6 +263,9 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Status<Head<'a>>
         minor_version,
         head_len,
         content_length,
+        chunked: framing.codings > 0,
+        expect_continue,
+        hosts: hosts.min(u8::MAX as usize) as u8,
         keep_alive,
         ws,
     }))
@@ -233,10 +277,25 @@ struct Framing {
     length: Option<u64>,
     /// A Content-Length was unreadable, or two disagreed.
     bad: bool,
-    transfer_encoding: bool,
+    /// Transfer codings listed, over every `Transfer-Encoding` header.
+    codings: usize,
+    /// The last coding listed is `chunked`.
+    last_chunked: bool,
 }
 
 impl Framing {
+    fn transfer_coding(&mut self, value: &[u8]) {
+        for coding in value.split(|b| *b == b',').map(trim_ows) {
+            self.codings += 1;
+            self.last_chunked = coding.eq_ignore_ascii_case(b"chunked");
+        }
+    }
+
+    /// The codings are exactly `chunked` (no compression, nothing after it).
+    fn chunked_only(&self) -> bool {
+        self.codings == 1 && self.last_chunked
+    }
+
     fn content_length(&mut self, value: &[u8]) {
         match (parse_decimal(value), self.length) {
             (Some(n), None) => self.length = Some(n),
@@ -467,9 +526,14 @@ mod tests {
             ("u64::MAX is too large", b"POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n", LIMITS, Err(BodyTooLarge)),
             ("over the body limit", b"POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", LIMITS, Err(BodyTooLarge)),
             // Transfer-Encoding.
-            ("chunked", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(TransferEncoding)),
-            ("identity too", b"POST / HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n", LIMITS, Err(TransferEncoding)),
-            ("te wins over cl", b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(TransferEncoding)),
+            ("chunked", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, ok(Post, "/", "", 1, ALL, 0, true)),
+            ("chunked, any case", b"POST / HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n", LIMITS, ok(Post, "/", "", 1, ALL, 0, true)),
+            ("identity", b"POST / HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n", LIMITS, Err(UnsupportedTransferCoding)),
+            ("gzip, chunked", b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", LIMITS, Err(UnsupportedTransferCoding)),
+            ("chunked twice", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(UnsupportedTransferCoding)),
+            ("te with cl", b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(AmbiguousFraming)),
+            ("te with a bad cl", b"POST / HTTP/1.1\r\nContent-Length: x\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(AmbiguousFraming)),
+            ("te in http/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", LIMITS, Err(AmbiguousFraming)),
             // Header count.
             ("16 headers at limit 16", &h16, LIMITS, ok(Get, "/", "", 1, ALL, 0, true)),
             ("17 headers at limit 16", &h17, LIMITS, Err(TooManyHeaders)),
@@ -575,6 +639,40 @@ mod tests {
     }
 
     #[test]
+    fn host_count_and_expect() {
+        let head = |input: &'static [u8]| match parse_head(input, &LIMITS) {
+            Ok(Status::Complete(h)) => h,
+            other => panic!("{other:?}"),
+        };
+        let cases: [(&[u8], bool, bool); 6] = [
+            (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true, false),
+            (b"GET / HTTP/1.1\r\n\r\n", false, false),
+            (b"GET / HTTP/1.0\r\n\r\n", true, false),
+            (
+                b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+                false,
+                false,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\n\r\n",
+                true,
+                true,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n",
+                true,
+                false,
+            ),
+        ];
+        for (input, host_ok, expect) in cases {
+            let h = head(input);
+            assert_eq!(h.host_ok(), host_ok, "{}", String::from_utf8_lossy(input));
+            assert_eq!(h.expect_continue, expect);
+        }
+        assert!(head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").chunked);
+    }
+
+    #[test]
     fn error_statuses() {
         use HttpError::*;
         let cases = [
@@ -582,7 +680,9 @@ mod tests {
             (HeadTooLarge, 431),
             (TooManyHeaders, 431),
             (BadContentLength, 400),
-            (TransferEncoding, 411),
+            (AmbiguousFraming, 400),
+            (UnsupportedTransferCoding, 501),
+            (BadHost, 400),
             (BodyTooLarge, 413),
         ];
         for (err, status) in cases {

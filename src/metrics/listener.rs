@@ -140,6 +140,7 @@ impl MetricsServer {
                 state,
                 max_connections: tuning.max_conns,
             },
+            pending_body_bytes: Default::default(),
             config,
         });
         let reactor = Reactor::new(0, poll, listener, shared.clone());
@@ -459,7 +460,7 @@ mod tests {
         assert_eq!(get(&server, "/metrics/").status, 404);
 
         let mut s = connect(&server);
-        s.write_all(b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+        s.write_all(b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
             .unwrap();
         let r = read_response(&mut s, &mut Vec::new(), false);
         assert_eq!(r.status, 405);
@@ -476,7 +477,7 @@ mod tests {
 
         // A head that never ends: refused once the input cap is reached.
         let mut s = connect(&server);
-        let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        let mut long = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
         long.resize(MAX_HEAD_BYTES + 100, b'a');
         s.write_all(&long).unwrap();
         let r = read_response(&mut s, &mut Vec::new(), false);
@@ -505,7 +506,7 @@ mod tests {
         // Same connection: a head split over several writes, with a body to skip.
         for part in [
             &b"GET / HT"[..],
-            b"TP/1.1\r\nContent-Length: 4\r\n",
+            b"TP/1.1\r\nHost: x\r\nContent-Length: 4\r\n",
             b"\r\nab",
             b"cd",
         ] {
@@ -516,7 +517,7 @@ mod tests {
         assert_eq!((r.status, r.text()), (200, "OK"));
 
         // HEAD: the same Content-Length, no body.
-        s.write_all(b"HEAD /metrics HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+        s.write_all(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
         let h = read_response(&mut s, &mut buf, true);
         assert_eq!(h.status, 200);
@@ -530,9 +531,9 @@ mod tests {
         let n = 40;
         let mut batch = Vec::new();
         for _ in 0..n {
-            batch.extend_from_slice(b"GET /metrics HTTP/1.1\r\n\r\n");
+            batch.extend_from_slice(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         }
-        batch.extend_from_slice(b"GET /ready HTTP/1.1\r\nConnection: close\r\n\r\n");
+        batch.extend_from_slice(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         s.write_all(&batch).unwrap();
         for _ in 0..n {
             let r = read_response(&mut s, &mut buf, false);
@@ -575,7 +576,7 @@ mod tests {
         let (server, _) = start_with(stats, ids, true, None);
         let mut s = connect(&server);
         s.write_all(
-            b"GET /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
         )
         .unwrap();
         // Let the server hit a full socket buffer before anything is read.
@@ -590,7 +591,8 @@ mod tests {
         }
         assert_eq!(read_response(&mut s, &mut buf, false).text(), "OK");
         // Still usable afterwards.
-        s.write_all(b"GET /ready HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         assert_eq!(read_response(&mut s, &mut buf, false).text(), "OK");
         server.stop();
     }
@@ -606,7 +608,7 @@ mod tests {
         let mut b = connect(&server);
         let mut buf = Vec::new();
         for s in [&mut a, &mut b] {
-            s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
             assert_eq!(read_response(s, &mut buf, false).status, 200);
         }
         // A third connection is over the cap.
@@ -627,7 +629,8 @@ mod tests {
         let (server, _) = start(true, None);
         let addr = server.local_addr();
         let mut idle = connect(&server);
-        idle.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         assert_eq!(read_response(&mut idle, &mut Vec::new(), false).status, 200);
         let t = Instant::now();
         server.stop();

@@ -173,26 +173,15 @@ pub fn verify_rest_request(
         }
     }
 
+    check_key_and_time(
+        signature.is_some(),
+        first(&params, "auth_key"),
+        first(&params, "auth_timestamp"),
+        app_key,
+        now_secs,
+        window_secs,
+    )?;
     let signature = signature.ok_or(RestAuthError::MissingParam("auth_signature"))?;
-    let auth_key = first(&params, "auth_key").ok_or(RestAuthError::MissingParam("auth_key"))?;
-    let timestamp =
-        first(&params, "auth_timestamp").ok_or(RestAuthError::MissingParam("auth_timestamp"))?;
-    // Pusher rule: soketi signs whatever auth_key was sent and never compares it; Pusher
-    // rejects a key that is not the app's. The key is public, so `==` is fine here.
-    if auth_key != app_key {
-        return Err(RestAuthError::WrongKey);
-    }
-    if window_secs > 0 {
-        let given = parse_timestamp(timestamp).ok_or(RestAuthError::BadTimestamp)?;
-        // abs_diff cannot overflow, even for i64::MIN against i64::MAX.
-        if given.abs_diff(now_secs) > window_secs {
-            return Err(RestAuthError::Expired {
-                given,
-                now: now_secs,
-                window: window_secs,
-            });
-        }
-    }
 
     let is_post = req.method == "POST";
     if is_post || had_body_md5 {
@@ -214,6 +203,71 @@ pub fn verify_rest_request(
     } else {
         Err(RestAuthError::BadSignature)
     }
+}
+
+/// What a REST request's query already tells before its body arrives: the required
+/// parameters are there, `auth_key` is the app's, `auth_timestamp` is within the window —
+/// the checks of [`verify_rest_request`] that do not need the body, with the same errors.
+/// A request that fails them is answered without reading its body.
+pub fn precheck_rest_query(
+    query: &str,
+    app_key: &str,
+    now_secs: i64,
+    window_secs: u64,
+) -> Result<(), RestAuthError> {
+    let mut signature = false;
+    let mut auth_key = None;
+    let mut timestamp = None;
+    for (key, value) in query_pairs(query) {
+        match &*key {
+            "auth_signature" => signature = true,
+            "auth_key" if auth_key.is_none() => auth_key = Some(value),
+            "auth_timestamp" if timestamp.is_none() => timestamp = Some(value),
+            _ => {}
+        }
+    }
+    check_key_and_time(
+        signature,
+        auth_key.as_deref(),
+        timestamp.as_deref(),
+        app_key,
+        now_secs,
+        window_secs,
+    )
+}
+
+/// The parameter, key and timestamp rules shared by [`verify_rest_request`] and
+/// [`precheck_rest_query`], in that order of errors.
+fn check_key_and_time(
+    has_signature: bool,
+    auth_key: Option<&str>,
+    timestamp: Option<&str>,
+    app_key: &str,
+    now_secs: i64,
+    window_secs: u64,
+) -> Result<(), RestAuthError> {
+    if !has_signature {
+        return Err(RestAuthError::MissingParam("auth_signature"));
+    }
+    let auth_key = auth_key.ok_or(RestAuthError::MissingParam("auth_key"))?;
+    let timestamp = timestamp.ok_or(RestAuthError::MissingParam("auth_timestamp"))?;
+    // Pusher rule: soketi signs whatever auth_key was sent and never compares it; Pusher
+    // rejects a key that is not the app's. The key is public, so `==` is fine here.
+    if auth_key != app_key {
+        return Err(RestAuthError::WrongKey);
+    }
+    if window_secs > 0 {
+        let given = parse_timestamp(timestamp).ok_or(RestAuthError::BadTimestamp)?;
+        // abs_diff cannot overflow, even for i64::MIN against i64::MAX.
+        if given.abs_diff(now_secs) > window_secs {
+            return Err(RestAuthError::Expired {
+                given,
+                now: now_secs,
+                window: window_secs,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Builds the signed query string a client would send: `auth_key`, `auth_timestamp`,

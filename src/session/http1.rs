@@ -3,9 +3,12 @@
 //! writing responses (CORS headers, `HEAD` without a body, close after the last).
 //! The routes are in [`super::rest`].
 
+use std::sync::atomic::Ordering;
+
 use super::{Context, Service};
-use crate::conn::{flags, Phase};
+use crate::conn::{flags, PendingBody, Phase};
 use crate::http;
+use crate::http::chunked::{self, ChunkedError, Scanner};
 use crate::http::{Head, Method};
 use crate::parse::Status;
 use crate::pusher::rest::ApiError;
@@ -101,12 +104,55 @@ impl Context {
                     return buf.len();
                 }
                 Ok(Status::Complete(head)) => {
-                    // The body length was checked against its limit by the parser.
-                    let total = head.head_len + head.content_length as usize;
-                    if buf.len() - pos < total {
-                        return self.partial(idx, pos);
+                    if !head.host_ok() {
+                        let e = http::HttpError::BadHost;
+                        let body =
+                            format!(r#"{{"error":"{}","code":{}}}"#, e.message(), e.status());
+                        self.respond_json(Req::last(idx), e.status(), body.as_bytes());
+                        return buf.len();
                     }
-                    let body = &buf[pos + head.head_len..pos + total];
+                    let start = pos + head.head_len;
+                    let (total, decoded) = if head.chunked {
+                        let max = self.shared.config.http.max_body_bytes;
+                        let mut scanner = self.body_scanner(idx);
+                        match scanner.scan(&buf[start..], max) {
+                            Ok(Status::Complete(n)) => {
+                                let mut body = Vec::with_capacity(scanner.data_len() as usize);
+                                if chunked::decode(&buf[start..start + n], &mut body).is_err() {
+                                    // A complete scan decodes: this cannot happen.
+                                    self.bad_chunked(idx, ChunkedError::Malformed);
+                                    return buf.len();
+                                }
+                                (head.head_len + n, Some(body))
+                            }
+                            Ok(Status::Partial) => {
+                                let held = buf.len() - pos;
+                                return self.body_pending(
+                                    idx,
+                                    &head,
+                                    pos,
+                                    held,
+                                    scanner,
+                                    buf.len(),
+                                );
+                            }
+                            Err(e) => {
+                                self.bad_chunked(idx, e);
+                                return buf.len();
+                            }
+                        }
+                    } else {
+                        // The body length was checked against its limit by the parser.
+                        let total = head.head_len + head.content_length as usize;
+                        if buf.len() - pos < total {
+                            let held = buf.len() - pos;
+                            let scanner = Scanner::default();
+                            return self.body_pending(idx, &head, pos, held, scanner, buf.len());
+                        }
+                        (total, None)
+                    };
+                    self.release_body(idx);
+                    let body = decoded.as_deref().unwrap_or(&buf[start..pos + total]);
                     (self.handle_request(idx, &head, body), total)
                 }
             };
@@ -123,6 +169,141 @@ impl Context {
             if self.live(idx).is_none_or(|c| c.phase != Phase::Http) {
                 return buf.len();
             }
+        }
+    }
+
+    /// A request whose head is complete and whose body is not. The first time, decide what
+    /// the head already tells (route, app, `auth_key`, timestamp: [`Context::admit_body`]) and
+    /// answer a refusal at once, closing without reading the body; then hold a share of the
+    /// node's pending-body budget (a `Content-Length` body its whole size at once, a chunked
+    /// one what it holds so far) and answer 503 past it; then send `100 Continue` if the
+    /// client waits for it. Returns the bytes consumed (`all` when the connection closes).
+    fn body_pending(
+        &mut self,
+        idx: u32,
+        head: &Head<'_>,
+        pos: usize,
+        held: usize,
+        scanner: Scanner,
+        all: usize,
+    ) -> usize {
+        let req = Req {
+            idx,
+            keep_alive: head.keep_alive,
+            head_only: head.method == Method::Head,
+            http10: head.minor_version == 0,
+        };
+        let first = self
+            .conn(idx)
+            .extra
+            .as_ref()
+            .is_none_or(|e| e.body.is_none());
+        if first && !self.admit_body(req.closing(), head) {
+            return all;
+        }
+        let want = if head.chunked {
+            held as u64
+        } else {
+            head.content_length
+        };
+        if !self.reserve_body(idx, want) {
+            self.release_body(idx);
+            let body =
+                br#"{"error":"Too many request bodies in flight. Try again shortly.","code":503}"#;
+            self.respond(
+                req.closing(),
+                503,
+                "application/json",
+                body,
+                &[("Retry-After", "1")],
+            );
+            return all;
+        }
+        let pending = self
+            .conn_mut(idx)
+            .extra_mut()
+            .body
+            .get_or_insert_with(PendingBody::default);
+        pending.scanner = scanner;
+        if first && head.expect_continue {
+            // "A server that receives a 100-continue expectation in an HTTP/1.1 request …
+            // MUST either immediately send a 100 (Continue) interim response … or
+            // immediately send a final status code" (RFC 9110 §10.1.1).
+            self.output(idx)
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.partial(idx, pos)
+    }
+
+    /// The chunk scanner of the request in progress (a new one for a new request).
+    fn body_scanner(&self, idx: u32) -> Scanner {
+        self.conn(idx)
+            .extra
+            .as_ref()
+            .and_then(|e| e.body.as_ref())
+            .map_or_else(Scanner::default, |b| b.scanner)
+    }
+
+    /// A chunked body that cannot be read: 400 (or 413 past the body limit), then close.
+    fn bad_chunked(&mut self, idx: u32, e: ChunkedError) {
+        let (status, message) = match e {
+            ChunkedError::Malformed => (400, "Malformed chunked request body."),
+            ChunkedError::TooLarge => (413, "The payload size is too big."),
+        };
+        let body = format!(r#"{{"error":"{message}","code":{status}}}"#);
+        self.respond_json(Req::last(idx), status, body.as_bytes());
+    }
+
+    /// Grows connection `idx`'s share of the pending-body budget to `bytes`; `false` when
+    /// the node's budget cannot take it.
+    fn reserve_body(&mut self, idx: u32, bytes: u64) -> bool {
+        let had = self.body_reserved(idx);
+        if bytes <= had {
+            return true;
+        }
+        let more = bytes - had;
+        let cap = self.shared.config.http.max_pending_body_bytes;
+        let ok = self
+            .shared
+            .pending_body_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                v.checked_add(more).filter(|&t| t <= cap)
+            })
+            .is_ok();
+        if ok {
+            self.conn_mut(idx)
+                .extra_mut()
+                .body
+                .get_or_insert_with(PendingBody::default)
+                .reserved = bytes;
+        }
+        ok
+    }
+
+    fn body_reserved(&self, idx: u32) -> u64 {
+        self.conn(idx)
+            .extra
+            .as_ref()
+            .and_then(|e| e.body.as_ref())
+            .map_or(0, |b| b.reserved)
+    }
+
+    /// Gives back connection `idx`'s share of the pending-body budget (its request completed,
+    /// or it is gone).
+    pub(crate) fn release_body(&mut self, idx: u32) {
+        let Some(body) = self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.conn.as_mut())
+            .and_then(|c| c.extra.as_mut())
+            .and_then(|e| e.body.take())
+        else {
+            return;
+        };
+        if body.reserved > 0 {
+            self.shared
+                .pending_body_bytes
+                .fetch_sub(body.reserved, Ordering::Relaxed);
         }
     }
 
@@ -173,6 +354,8 @@ impl Context {
             out.truncate(out.len() - body.len());
         }
         if !keep_alive {
+            // Nothing more is read: an unfinished body gives its budget back.
+            self.release_body(idx);
             let now = self.now;
             let c = self.conn_mut(idx);
             c.set(flags::CLOSE_AFTER_FLUSH);

@@ -66,6 +66,9 @@ pub struct Shared {
     pub node_id: u32,
     /// What the reactors over this state serve.
     pub service: Service,
+    /// Bytes that unfinished request bodies hold now, all reactors together (capped by
+    /// `config.http.max_pending_body_bytes`).
+    pub pending_body_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -366,6 +369,7 @@ impl Context {
             return;
         }
         self.leave_all(idx);
+        self.release_body(idx);
         let c = self.conn_mut(idx);
         c.set(flags::DEAD);
         self.dead.push(idx);

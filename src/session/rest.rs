@@ -7,7 +7,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::http1::{Next, Req};
-use super::Context;
+use super::{Context, Service};
 use crate::apps::{Answer, App, Lookup, RateDecision};
 use crate::conn::SocketRef;
 use crate::http::{self, Head, Method};
@@ -151,6 +151,60 @@ impl Context {
         Api::Answered
     }
 
+    /// What a request's head tells before its body arrives (see `body_pending` in http1.rs):
+    /// for the Pusher HTTP API, the route and method, the app, `auth_key` and the
+    /// timestamp window. A refusal is answered here (`req` closes the connection: the body
+    /// is never read) and gives `false`. Other routes, and apps the store answers later,
+    /// are decided once the body is in.
+    pub(crate) fn admit_body(&mut self, req: Req, head: &Head<'_>) -> bool {
+        if !matches!(self.shared.service, Service::Public) {
+            return true;
+        }
+        let prefix = self.shared.config.path_prefix.as_str();
+        let Some(rest) = head
+            .path
+            .strip_prefix(prefix)
+            .and_then(|p| p.strip_prefix("/apps/"))
+        else {
+            return true;
+        };
+        if head.method == Method::Options {
+            return true;
+        }
+        let (app_id, route) = rest.split_once('/').unwrap_or((rest, ""));
+        let segments: Vec<&str> = route.split('/').collect();
+        let Some(allowed) = api_method(&segments) else {
+            self.not_found(req);
+            return false;
+        };
+        let method = method_name(head.method);
+        if method != allowed && !(allowed == "GET" && method == "HEAD") {
+            self.method_not_allowed(req, allowed);
+            return false;
+        }
+        let app_id = http::percent_decode(app_id, false);
+        let app = match self.shared.store.by_id(&app_id, &|| self.waiter(req.idx)) {
+            Lookup::Ready(Answer::Found(app)) => app,
+            Lookup::Ready(Answer::Missing) => {
+                let e = ApiError::new(404, format!("The app {app_id} could not be found."));
+                self.respond_error(req, e);
+                return false;
+            }
+            Lookup::Ready(Answer::Unavailable) => {
+                self.store_unavailable(req);
+                return false;
+            }
+            // Decided when the body is in and the request runs.
+            Lookup::Pending => return true,
+        };
+        let window = self.shared.config.auth_timestamp_window_secs;
+        if let Err(e) = auth::precheck_rest_query(head.query, app.key(), unix_now(), window) {
+            self.respond_error(req, ApiError::new(401, e.message()));
+            return false;
+        }
+        true
+    }
+
     /// A REST request whose app store could not answer: 503, retry later.
     pub(crate) fn store_unavailable(&mut self, req: Req) {
         let body = br#"{"error":"The app store is unavailable. Try again shortly.","code":503}"#;
@@ -165,23 +219,10 @@ impl Context {
 
     /// `/apps/{id}/{route}` for a known app: signature, rate limit, then the handler.
     fn api_call(&mut self, req: Req, head: &Head<'_>, app: &App, route: &str, body: &[u8]) {
-        let method = match head.method {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Patch => "PATCH",
-            Method::Options => "OPTIONS",
-            Method::Other => "OTHER",
-        };
+        let method = method_name(head.method);
         let segments: Vec<&str> = route.split('/').collect();
-        let allowed = match segments.as_slice() {
-            ["events"] | ["batch_events"] | ["users", _, "terminate_connections"] => "POST",
-            ["channels"] | ["channels", _] | ["channels", _, "users"] => "GET",
-            _ => {
-                return self.not_found(req);
-            }
+        let Some(allowed) = api_method(&segments) else {
+            return self.not_found(req);
         };
         if method != allowed && !(allowed == "GET" && method == "HEAD") {
             return self.method_not_allowed(req, allowed);
@@ -402,6 +443,29 @@ impl Context {
             items.push(crate::fanout::encode_item(ch, &json, cache_seq));
             self.msg = json;
         }
+    }
+}
+
+/// The method an API route takes (`HEAD` also goes where `GET` does); `None` for a path
+/// that is no route.
+fn api_method(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["events"] | ["batch_events"] | ["users", _, "terminate_connections"] => Some("POST"),
+        ["channels"] | ["channels", _] | ["channels", _, "users"] => Some("GET"),
+        _ => None,
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Patch => "PATCH",
+        Method::Options => "OPTIONS",
+        Method::Other => "OTHER",
     }
 }
 

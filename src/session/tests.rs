@@ -47,6 +47,7 @@ fn fixture_with(config: Config) -> Fixture {
         started: Instant::now(),
         node_id: 5,
         service: super::Service::Public,
+        pending_body_bytes: Default::default(),
         config,
     });
     Fixture {

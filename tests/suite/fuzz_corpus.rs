@@ -62,3 +62,8 @@ fn pusher_message() {
 fn rest_body() {
     replay("rest_body", fanoutd::fuzzing::rest_body);
 }
+
+#[test]
+fn chunked_body() {
+    replay("chunked_body", fanoutd::fuzzing::chunked_body);
+}

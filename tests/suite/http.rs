@@ -351,9 +351,10 @@ fn header_count_limit_is_431() {
     let mut cfg = config();
     cfg.http.max_headers = 8;
     let srv = TestServer::start(cfg);
+    // `n` header lines: Host and n - 1 others.
     let with = |n: usize| {
-        let mut r = "GET / HTTP/1.1\r\n".to_string();
-        for i in 0..n {
+        let mut r = "GET / HTTP/1.1\r\nHost: x\r\n".to_string();
+        for i in 1..n {
             r.push_str(&format!("X-H{i}: v\r\n"));
         }
         r.push_str("\r\n");
@@ -457,9 +458,12 @@ fn trickling_bytes_does_not_extend_the_request_timeout() {
 fn body_shorter_than_its_content_length_gets_408() {
     let srv = TestServer::start(quick_config());
     let mut c = HttpConn::open(srv.addr);
-    c.send(
-        b"POST /apps/app-id/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"name\":",
+    // The query passes what can be checked before the body (key, timestamp).
+    let req = format!(
+        "POST /apps/app-id/events?auth_key=app-key&auth_timestamp={}&auth_signature=x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        unix_now()
     );
+    c.send(req.as_bytes());
     let r = c.response().expect("a 408");
     assert_eq!(r.status, 408, "{r:?}");
     c.expect_closed();
@@ -546,10 +550,26 @@ fn malformed_requests_get_400_or_their_status() {
             400,
         ),
         (
-            "Transfer-Encoding",
-            b"POST /apps/app-id/events HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            "Transfer-Encoding with Content-Length",
+            b"POST /apps/app-id/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                 .to_vec(),
-            411,
+            400,
+        ),
+        (
+            "a transfer coding other than chunked",
+            b"POST /apps/app-id/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                .to_vec(),
+            501,
+        ),
+        (
+            "HTTP/1.1 without Host",
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "two Host headers",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            400,
         ),
     ];
     for (what, bytes, status) in cases {
