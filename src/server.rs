@@ -123,6 +123,7 @@ impl Server {
                 shared.config.port
             },
             config: shared.config.metrics.clone(),
+            request_timeout_ms: shared.config.http.request_timeout_ms,
             closing,
             start_time_seconds: crate::metrics::process::start_time_seconds(),
         });

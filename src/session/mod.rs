@@ -243,10 +243,41 @@ impl Context {
         } = self.shared.service
         {
             if self.live > max_connections {
-                let body = br#"{"error":"Too many connections.","code":503}"#;
-                self.respond_json(Req::last(idx), 503, body);
+                match self.eviction_candidate(idx) {
+                    Some(victim) => self.kill(victim),
+                    None => {
+                        let body = br#"{"error":"Too many connections.","code":503}"#;
+                        self.respond_json(Req::last(idx), 503, body);
+                    }
+                }
             }
         }
+    }
+
+    /// The connection to drop for a newcomer when the cap is reached (metrics port): the one
+    /// whose unfinished request started first, else the one idle longest; never one with a
+    /// response on its way. A dribbler can hold a slot only until someone needs it.
+    fn eviction_candidate(&self, newcomer: u32) -> Option<u32> {
+        let now = self.now;
+        let mut best: Option<(bool, u32, u32)> = None; // (unfinished, age, slot)
+        for (i, slot) in self.slots.iter().enumerate() {
+            let i = i as u32;
+            let Some(c) = slot.conn.as_ref() else {
+                continue;
+            };
+            if i == newcomer
+                || c.has(flags::DEAD)
+                || c.phase != Phase::Http
+                || self.outs[i as usize].buf.is_some()
+            {
+                continue;
+            }
+            let key = (c.has(flags::REQUEST_PARTIAL), now.wrapping_sub(c.mark), i);
+            if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+                best = Some(key);
+            }
+        }
+        best.map(|b| b.2)
     }
 
     /// How often the sweep should run: once a second, or often enough for the shortest

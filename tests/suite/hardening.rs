@@ -212,3 +212,37 @@ fn chunked_request_bodies_are_read_under_the_same_limit() {
     let r = c.response().expect("a 400");
     assert_eq!(r.status, 400, "{r:?}");
 }
+
+#[test]
+fn the_metrics_port_cannot_be_locked_by_dribblers() {
+    let mut c = config();
+    c.http.request_timeout_ms = 1000;
+    let srv = TestServer::start(c);
+    // 64 connections (the listener's cap) that each start a scrape and never finish it.
+    let mut dribblers: Vec<HttpConn> = (0..64)
+        .map(|_| {
+            let mut d = HttpConn::open(srv.metrics_addr);
+            d.send(b"GET /metrics HTTP/1.1\r\nHo");
+            d
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // A complete scrape still gets in, at once.
+    let started = Instant::now();
+    let body = srv.metrics();
+    assert!(body.contains("_connected"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The rest are answered 408 once the request deadline passes (or were dropped to make
+    // room); none is left open.
+    let started = Instant::now();
+    let mut timed_out = 0;
+    for d in dribblers.iter_mut() {
+        if let Some(r) = d.response() {
+            assert_eq!(r.status, 408, "{r:?}");
+            timed_out += 1;
+        }
+        d.expect_closed();
+    }
+    assert!(timed_out >= 60, "only {timed_out} got their 408");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
