@@ -15,6 +15,8 @@ mod fanout;
 mod hardening;
 #[path = "suite/http.rs"]
 mod http;
+#[path = "suite/listing.rs"]
+mod listing;
 #[path = "suite/public.rs"]
 mod public;
 #[path = "suite/rest.rs"]

@@ -480,9 +480,16 @@ impl Directory {
             .map_or((0, 0), |st| (st.sockets, st.user_count()))
     }
 
-    /// Every occupied channel of `app` whose name starts with `prefix`, sorted by name.
-    pub fn channels(&self, app: usize, prefix: &str) -> Vec<ChannelInfo> {
-        let mut out = Vec::new();
+    /// Calls `visit(name, subscription count, user count)` for every occupied channel of
+    /// `app` whose name starts with `prefix`, one shard at a time under that shard's lock
+    /// (in no particular order): a listing costs no copy of the names, and other reactors
+    /// wait at most for one shard.
+    pub fn visit_channels(
+        &self,
+        app: usize,
+        prefix: &str,
+        mut visit: impl FnMut(&str, u32, usize),
+    ) {
         for shard in self.shards.iter() {
             let shard = shard.lock();
             let Some(a) = shard.apps.get(app) else {
@@ -490,14 +497,22 @@ impl Directory {
             };
             for (name, st) in &a.channels {
                 if st.sockets > 0 && name.starts_with(prefix) {
-                    out.push(ChannelInfo {
-                        name: name.clone(),
-                        subscription_count: st.sockets,
-                        user_count: st.user_count(),
-                    });
+                    visit(name, st.sockets, st.user_count());
                 }
             }
         }
+    }
+
+    /// Every occupied channel of `app` whose name starts with `prefix`, sorted by name.
+    pub fn channels(&self, app: usize, prefix: &str) -> Vec<ChannelInfo> {
+        let mut out = Vec::new();
+        self.visit_channels(app, prefix, |name, subscription_count, user_count| {
+            out.push(ChannelInfo {
+                name: name.into(),
+                subscription_count,
+                user_count,
+            })
+        });
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
