@@ -262,6 +262,82 @@ fn prefix_and_port_settings_change_the_names() {
         .contains(&format!("# TYPE x_{p}_connected gauge")));
 }
 
+/// soketi's process families (prom-client's, prefixed, label `port`), as a soketi 1.x
+/// dashboard queries them: the names, types and labels, and values that agree with the
+/// standard `process_*` set beside them.
+const SOKETI_PROCESS: [(&str, &str); 9] = [
+    ("process_cpu_user_seconds_total", "counter"),
+    ("process_cpu_system_seconds_total", "counter"),
+    ("process_cpu_seconds_total", "counter"),
+    ("process_start_time_seconds", "gauge"),
+    ("process_resident_memory_bytes", "gauge"),
+    ("process_virtual_memory_bytes", "gauge"),
+    ("process_heap_bytes", "gauge"),
+    ("process_open_fds", "gauge"),
+    ("process_max_fds", "gauge"),
+];
+
+#[test]
+fn soketi_process_families_come_with_soketi_names_only() {
+    let mut cfg = config();
+    cfg.metrics.port_in_name = false;
+    let srv = TestServer::start(cfg);
+    let _c = srv.client();
+    let p = srv.addr.port();
+    let body = srv.metrics();
+    let s = samples(&body);
+    let value = |name: &str| {
+        let key = format!("soketi_{name}{{port=\"{p}\"}}");
+        *s.get(&key)
+            .unwrap_or_else(|| panic!("no series {key} in\n{body}"))
+    };
+    for (name, kind) in SOKETI_PROCESS {
+        assert!(
+            body.contains(&format!("# TYPE soketi_{name} {kind}\n")),
+            "{name}"
+        );
+        // The one series of the family is the one with the port label.
+        let series = s
+            .keys()
+            .filter(|k| k.starts_with(&format!("soketi_{name}")))
+            .count();
+        assert_eq!(series, 1, "{name}");
+        assert!(value(name) >= 0.0, "{name}");
+    }
+    // The standard set stays, unprefixed and unlabelled.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+    ] {
+        assert!(s.contains_key(name), "{name}");
+    }
+    let cpu = value("process_cpu_seconds_total");
+    let split = value("process_cpu_user_seconds_total") + value("process_cpu_system_seconds_total");
+    assert!((cpu - split).abs() < 1e-5, "{cpu} vs {split}");
+    assert_eq!(value("process_max_fds"), s["process_max_fds"]);
+    assert_eq!(
+        value("process_start_time_seconds"),
+        s["process_start_time_seconds"]
+    );
+    let (rss, vsz, heap) = (
+        value("process_resident_memory_bytes"),
+        value("process_virtual_memory_bytes"),
+        value("process_heap_bytes"),
+    );
+    assert!(rss > 1e6 && rss <= vsz, "rss {rss}, virtual {vsz}");
+    assert!(heap > 0.0 && heap <= vsz, "heap {heap}, virtual {vsz}");
+    assert!(value("process_open_fds") >= 3.0);
+
+    // The default names (port in the name) keep only the standard set.
+    let srv = TestServer::default();
+    let body = srv.metrics();
+    assert!(body.contains("\nprocess_cpu_seconds_total "));
+    assert!(!body.contains("soketi_process_"), "{body}");
+    assert!(!body.contains("process_heap_bytes"));
+    assert!(!body.contains("process_cpu_user_seconds_total"));
+}
+
 #[test]
 fn client_events_and_presence_messages_are_counted() {
     let mut cfg = config();
