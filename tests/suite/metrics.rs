@@ -338,6 +338,73 @@ fn soketi_process_families_come_with_soketi_names_only() {
     assert!(!body.contains("process_cpu_user_seconds_total"));
 }
 
+/// The metric names in a PromQL expression: every identifier directly followed by `{` (the
+/// dashboard writes a selector after every name, and nothing else is followed by one).
+fn metric_names(expr: &str) -> Vec<String> {
+    let b = expr.as_bytes();
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
+            i += 1;
+        }
+        if i > start && b.get(i) == Some(&b'{') && !b[start].is_ascii_digit() {
+            names.push(expr[start..i].to_owned());
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn grafana_dashboard_queries_name_only_families_fanoutd_writes() {
+    // The dashboard is for the default names: `soketi_${port}_…` and the standard process set.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/deploy/grafana-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let srv = TestServer::default();
+    let p = srv.addr.port().to_string();
+    let written: std::collections::HashSet<String> = samples(&srv.metrics())
+        .into_keys()
+        .map(|series| series.split('{').next().unwrap().to_owned())
+        .collect();
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push((panel["title"].to_string(), target["expr"].as_str().unwrap()));
+        }
+    }
+    // The query variables' `label_values(SELECTOR, label)`: the selector.
+    let mut selectors = Vec::new();
+    for var in dashboard["templating"]["list"].as_array().unwrap() {
+        if var["type"] == "query" {
+            let def = var["definition"].as_str().unwrap();
+            let inner = def.strip_prefix("label_values(").unwrap();
+            let (selector, _label) = inner.rsplit_once(',').unwrap();
+            let braces = if selector.ends_with('}') { "" } else { "{}" };
+            selectors.push((var["name"].to_string(), format!("{selector}{braces}")));
+        }
+    }
+    assert_eq!(selectors.len(), 2);
+    exprs.extend(selectors.iter().map(|(n, s)| (n.clone(), s.as_str())));
+    assert!(exprs.len() >= 16, "{}", exprs.len());
+    let mut seen = 0;
+    for (title, expr) in exprs {
+        let expr = expr.replace("${port}", &p);
+        let names = metric_names(&expr);
+        assert!(!names.is_empty(), "{title}: no metric in {expr}");
+        for name in names {
+            assert!(written.contains(&name), "{title}: {name} is not written");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20);
+}
+
 #[test]
 fn client_events_and_presence_messages_are_counted() {
     let mut cfg = config();
