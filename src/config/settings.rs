@@ -506,7 +506,7 @@ pub(super) static SETTINGS: &[Setting] = &[
         env: "METRICS_PROMETHEUS_PORT_IN_NAME",
         naming: Naming::Both,
         key: "metrics.prometheus.portInName",
-        doc: "`true`: the port in metric names (`soketi_6001_connected`); `false`: soketi 1.x's (`soketi_connected`)",
+        doc: "`true`: the port in metric names (`soketi_6001_connected`); `false`: soketi 1.x's (`soketi_connected`), plus soketi's process families (`soketi_process_cpu_seconds_total{port}`, …)",
         kind: &Flag {
             default: true,
             set: |b, v| b.config.metrics.port_in_name = v,

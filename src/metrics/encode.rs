@@ -16,6 +16,9 @@
 //! - gauges are the signed (`i64`) sum of per-reactor deltas;
 //! - histogram buckets are cumulated from the per-reactor non-cumulative cells, and `+Inf`
 //!   and `_count` are the same total, so they agree by construction;
+//! - soketi's own process families (`{prefix}process_*{port="…"}`) are written only with
+//!   soketi 1.x names (`port_in_name` off), after the standard ones (docs/compat.md,
+//!   `soketi-process-metrics`);
 //! - LF line ends, a final LF, no timestamps.
 
 use memchr::{memchr2, memchr3};
@@ -38,7 +41,8 @@ pub struct ScrapeContext<'a> {
     pub prefix: &'a str,
     /// `true`: `{prefix}{port}_{suffix}`; `false`: `{prefix}{suffix}`.
     pub port_in_name: bool,
-    /// The `process_*` families are written only when this is set.
+    /// The `process_*` families are written only when this is set (soketi's prefixed ones
+    /// also need `port_in_name` off).
     pub process: Option<&'a ProcessSnapshot>,
 }
 
@@ -49,8 +53,9 @@ pub fn render(out: &mut Vec<u8>, ctx: &ScrapeContext<'_>) {
     let port = port_buf.format(ctx.port).as_bytes();
     // The current family's name, then the start of its label set (`name{app_id="`).
     let mut line = Vec::with_capacity(128);
-    name_head(&mut line, ctx.prefix, ctx.port, ctx.port_in_name);
-    let head_len = line.len();
+    // `{prefix}` or `{prefix}{port}_`, which every prefixed family's name starts with.
+    let mut head = Vec::with_capacity(32);
+    name_head(&mut head, ctx.prefix, ctx.port, ctx.port_in_name);
     // `",port="6001"} `: what follows an app_id / reactor / reason label value.
     let mut tail = Vec::with_capacity(24);
     tail.extend_from_slice(b"\",port=\"");
@@ -74,9 +79,22 @@ pub fn render(out: &mut Vec<u8>, ctx: &ScrapeContext<'_>) {
                 Some(v) => Some(v),
                 None => continue,
             },
+            Source::PrefixedProcess(_) if ctx.port_in_name => continue,
+            // With an empty prefix the name would be the standard family's: that one is
+            // written (once) instead.
+            Source::PrefixedProcess(_) if head.is_empty() && has_standard_twin(family) => continue,
+            Source::PrefixedProcess(field) => {
+                match ctx.process.and_then(|p| process_value(p, field)) {
+                    Some(v) => Some(v),
+                    None => continue,
+                }
+            }
             _ => None,
         };
-        line.truncate(if family.prefixed() { head_len } else { 0 });
+        line.clear();
+        if family.prefixed() {
+            line.extend_from_slice(&head);
+        }
         line.extend_from_slice(family.suffix.as_bytes());
         let name_len = line.len();
         write_meta(out, &line, family);
@@ -140,9 +158,13 @@ pub fn render(out: &mut Vec<u8>, ctx: &ScrapeContext<'_>) {
             Source::LatencyHistogram => {
                 write_latency_histogram(out, &mut line, name_len, port, ctx)
             }
-            Source::Process(_) => {
-                out.extend_from_slice(&line);
-                out.push(b' ');
+            Source::Process(_) | Source::PrefixedProcess(_) => {
+                if matches!(family.source, Source::PrefixedProcess(_)) {
+                    write_port_only_sample(out, &line, port);
+                } else {
+                    out.extend_from_slice(&line);
+                    out.push(b' ');
+                }
                 match process {
                     Some(Value::Int(v)) => write_int(out, v),
                     Some(Value::Float(v)) => write_f64(out, v),
@@ -152,6 +174,13 @@ pub fn render(out: &mut Vec<u8>, ctx: &ScrapeContext<'_>) {
             }
         }
     }
+}
+
+/// `true` when a standard (unprefixed) process family has the same name as `family`.
+fn has_standard_twin(family: &Family) -> bool {
+    FAMILIES
+        .iter()
+        .any(|g| !g.prefixed() && g.suffix == family.suffix)
 }
 
 /// A process family's value.
@@ -164,6 +193,9 @@ enum Value {
 fn process_value(p: &ProcessSnapshot, field: ProcessField) -> Option<Value> {
     Some(match field {
         ProcessField::CpuSeconds => Value::Float(p.cpu_seconds),
+        ProcessField::CpuUserSeconds => Value::Float(p.cpu_user_seconds),
+        ProcessField::CpuSystemSeconds => Value::Float(p.cpu_system_seconds),
+        ProcessField::HeapBytes => Value::Int(p.heap_bytes?),
         ProcessField::ResidentBytes => Value::Int(p.resident_bytes),
         ProcessField::VirtualBytes => Value::Int(p.virtual_bytes),
         ProcessField::VirtualMaxBytes => Value::Int(p.virtual_max_bytes?),
@@ -549,6 +581,8 @@ pub(crate) mod tests {
     fn snapshot_fixture() -> ProcessSnapshot {
         ProcessSnapshot {
             cpu_seconds: 12.345678,
+            cpu_user_seconds: 10.1,
+            cpu_system_seconds: 2.245678,
             resident_bytes: 52_428_800,
             virtual_bytes: 1_073_741_824,
             virtual_max_bytes: None,
@@ -556,6 +590,7 @@ pub(crate) mod tests {
             max_fds: 20000,
             start_time_seconds: 1_700_000_000.25,
             threads: 4,
+            heap_bytes: Some(268_435_456),
         }
     }
 
@@ -676,13 +711,46 @@ process_start_time_seconds 1700000000.25
 process_threads 4
 "##;
 
+    /// soketi's process families under prefix `fanoutd_` and port 7001: written only with
+    /// soketi 1.x names, after the standard ones.
+    const GOLDEN_SOKETI_PROCESS: &str = r##"# HELP fanoutd_process_cpu_user_seconds_total Total user CPU time spent in seconds.
+# TYPE fanoutd_process_cpu_user_seconds_total counter
+fanoutd_process_cpu_user_seconds_total{port="7001"} 10.1
+# HELP fanoutd_process_cpu_system_seconds_total Total system CPU time spent in seconds.
+# TYPE fanoutd_process_cpu_system_seconds_total counter
+fanoutd_process_cpu_system_seconds_total{port="7001"} 2.245678
+# HELP fanoutd_process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE fanoutd_process_cpu_seconds_total counter
+fanoutd_process_cpu_seconds_total{port="7001"} 12.345678
+# HELP fanoutd_process_start_time_seconds Start time of the process since unix epoch in seconds.
+# TYPE fanoutd_process_start_time_seconds gauge
+fanoutd_process_start_time_seconds{port="7001"} 1700000000.25
+# HELP fanoutd_process_resident_memory_bytes Resident memory size in bytes.
+# TYPE fanoutd_process_resident_memory_bytes gauge
+fanoutd_process_resident_memory_bytes{port="7001"} 52428800
+# HELP fanoutd_process_virtual_memory_bytes Virtual memory size in bytes.
+# TYPE fanoutd_process_virtual_memory_bytes gauge
+fanoutd_process_virtual_memory_bytes{port="7001"} 1073741824
+# HELP fanoutd_process_heap_bytes Process heap size in bytes.
+# TYPE fanoutd_process_heap_bytes gauge
+fanoutd_process_heap_bytes{port="7001"} 268435456
+# HELP fanoutd_process_open_fds Number of open file descriptors.
+# TYPE fanoutd_process_open_fds gauge
+fanoutd_process_open_fds{port="7001"} 42
+# HELP fanoutd_process_max_fds Maximum number of open file descriptors.
+# TYPE fanoutd_process_max_fds gauge
+fanoutd_process_max_fds{port="7001"} 20000
+"##;
+
     /// The same families as [`GOLDEN_PORT_IN_NAME`] under soketi 1.x names (prefix
-    /// `fanoutd_`, no port in the name, port 7001), then the process families.
+    /// `fanoutd_`, no port in the name, port 7001), then the standard process families,
+    /// then soketi's.
     fn golden_plain_with_process() -> String {
         GOLDEN_PORT_IN_NAME
             .replace("soketi_6001_", "fanoutd_")
             .replace("port=\"6001\"", "port=\"7001\"")
             + GOLDEN_PROCESS
+            + GOLDEN_SOKETI_PROCESS
     }
 
     #[test]
@@ -718,6 +786,62 @@ process_threads 4
         let body = render_to_string(&ctx);
         assert_eq!(body, golden_plain_with_process());
         check_exposition(&body);
+    }
+
+    #[test]
+    fn default_names_with_process_have_only_the_standard_process_families() {
+        let stats = fixture();
+        let ids = app_ids();
+        let snap = snapshot_fixture();
+        let ctx = ScrapeContext {
+            stats: &stats,
+            app_ids: &ids,
+            port: 6001,
+            prefix: "soketi_",
+            port_in_name: true,
+            process: Some(&snap),
+        };
+        let body = render_to_string(&ctx);
+        assert_eq!(body, GOLDEN_PORT_IN_NAME.to_owned() + GOLDEN_PROCESS);
+        check_exposition(&body);
+    }
+
+    #[test]
+    fn soketi_process_families_edges_unread_heap_empty_prefix_no_snapshot() {
+        let stats = fixture();
+        let ids = app_ids();
+        let mut snap = snapshot_fixture();
+        snap.heap_bytes = None;
+        let ctx = ScrapeContext {
+            stats: &stats,
+            app_ids: &ids,
+            port: 7001,
+            prefix: "fanoutd_",
+            port_in_name: false,
+            process: Some(&snap),
+        };
+        let body = render_to_string(&ctx);
+        check_exposition(&body);
+        assert!(!body.contains("heap"));
+        assert!(body.contains("\nfanoutd_process_max_fds{port=\"7001\"} 20000\n"));
+        // An empty prefix: the names shared with the standard set are written once.
+        let snap = snapshot_fixture();
+        let ctx = ScrapeContext {
+            prefix: "",
+            process: Some(&snap),
+            ..ctx
+        };
+        let body = render_to_string(&ctx);
+        check_exposition(&body);
+        assert!(body.contains("\nprocess_heap_bytes{port=\"7001\"} 268435456\n"));
+        assert!(body.contains("\nprocess_cpu_user_seconds_total{port=\"7001\"} 10.1\n"));
+        assert!(body.contains("\nprocess_max_fds 20000\n"));
+        // Without a snapshot neither set is written.
+        let ctx = ScrapeContext {
+            process: None,
+            ..ctx
+        };
+        assert!(!render_to_string(&ctx).contains("process_"));
     }
 
     #[test]

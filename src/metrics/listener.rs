@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use mio::{Poll, Waker};
 
 use super::encode::{render, ScrapeContext, CONTENT_TYPE};
-use super::process::{memory_usage, snapshot};
+use super::process::{heap_bytes, memory_usage, snapshot};
 use super::stats::Stats;
 use crate::apps::{Apps, StaticStore};
 use crate::config::{Config, MetricsConfig};
@@ -203,7 +203,11 @@ impl Context {
                 self.respond(req, 405, JSON, body.as_bytes(), &[("Allow", "GET, HEAD")]);
             }
             "/metrics" if state.config.enabled => {
-                let process = snapshot(state.start_time_seconds);
+                let mut process = snapshot(state.start_time_seconds);
+                if !state.config.port_in_name {
+                    // Only soketi's process families (written with these names) need it.
+                    process.heap_bytes = heap_bytes();
+                }
                 let app_ids = state.apps.ids();
                 let mut body = std::mem::take(&mut self.msg);
                 body.clear();

@@ -5,6 +5,10 @@
 //! (`soketi_6001_connected` as soketi's docs show it, the default) or `{prefix}{suffix}`
 //! (soketi 1.x's `soketi_connected`), see [`name_head`] and docs/compat.md, `metric-names`;
 //! the standard `process_*` families take neither prefix nor port and carry no labels.
+//! With soketi 1.x names (`port_in_name` off) soketi's own process families are written
+//! too, prefixed and with the `port` label as prom-client writes them
+//! (`soketi_process_cpu_seconds_total{port="6001"}`), so a soketi dashboard works unchanged;
+//! see [`Source::PrefixedProcess`] and docs/compat.md, `soketi-process-metrics`.
 //!
 //! soketi's own counters keep their historical names even where they lack `_total`
 //! (`socket_received_bytes`, …), so `promtool check metrics` reports lint warnings (exit 3)
@@ -35,6 +39,10 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessField {
     CpuSeconds,
+    CpuUserSeconds,
+    CpuSystemSeconds,
+    /// `VmData`; see `process.rs`.
+    HeapBytes,
     ResidentBytes,
     VirtualBytes,
     /// Left out of the exposition when the limit is unlimited (see `process.rs`).
@@ -66,6 +74,10 @@ pub enum Source {
     LatencyHistogram,
     /// One unlabelled sample from the process snapshot; the name is unprefixed.
     Process(ProcessField),
+    /// soketi's (prom-client's) process family: one sample from the process snapshot with
+    /// label `port`, the name prefixed; written only with soketi 1.x names (`port_in_name`
+    /// off), beside the standard one.
+    PrefixedProcess(ProcessField),
 }
 
 /// One metric family.
@@ -99,7 +111,7 @@ const fn family(suffix: &'static str, kind: Kind, help: &'static str, source: So
 use Kind::{Counter, Gauge, Histogram};
 
 /// Every family, in exposition order.
-pub const FAMILIES: [Family; 25] = [
+pub const FAMILIES: [Family; 34] = [
     // soketi's own families, HELP texts verbatim (docs/compat.md, `metric-help`).
     family(
         "connected",
@@ -253,6 +265,62 @@ pub const FAMILIES: [Family; 25] = [
         "Number of OS threads in the process.",
         Source::Process(ProcessField::Threads),
     ),
+    // soketi's process families (prom-client 14's names and HELP texts), only without the
+    // port in the name.
+    family(
+        "process_cpu_user_seconds_total",
+        Counter,
+        "Total user CPU time spent in seconds.",
+        Source::PrefixedProcess(ProcessField::CpuUserSeconds),
+    ),
+    family(
+        "process_cpu_system_seconds_total",
+        Counter,
+        "Total system CPU time spent in seconds.",
+        Source::PrefixedProcess(ProcessField::CpuSystemSeconds),
+    ),
+    family(
+        "process_cpu_seconds_total",
+        Counter,
+        "Total user and system CPU time spent in seconds.",
+        Source::PrefixedProcess(ProcessField::CpuSeconds),
+    ),
+    family(
+        "process_start_time_seconds",
+        Gauge,
+        "Start time of the process since unix epoch in seconds.",
+        Source::PrefixedProcess(ProcessField::StartTimeSeconds),
+    ),
+    family(
+        "process_resident_memory_bytes",
+        Gauge,
+        "Resident memory size in bytes.",
+        Source::PrefixedProcess(ProcessField::ResidentBytes),
+    ),
+    family(
+        "process_virtual_memory_bytes",
+        Gauge,
+        "Virtual memory size in bytes.",
+        Source::PrefixedProcess(ProcessField::VirtualBytes),
+    ),
+    family(
+        "process_heap_bytes",
+        Gauge,
+        "Process heap size in bytes.",
+        Source::PrefixedProcess(ProcessField::HeapBytes),
+    ),
+    family(
+        "process_open_fds",
+        Gauge,
+        "Number of open file descriptors.",
+        Source::PrefixedProcess(ProcessField::OpenFds),
+    ),
+    family(
+        "process_max_fds",
+        Gauge,
+        "Maximum number of open file descriptors.",
+        Source::PrefixedProcess(ProcessField::MaxFds),
+    ),
 ];
 
 /// Writes the part every prefixed name starts with: the prefix, then `{port}_` when
@@ -290,8 +358,13 @@ mod tests {
                 f.suffix
             );
             assert!(!f.help.is_empty());
+            // Names are unique among the prefixed and among the unprefixed families.
             for g in &FAMILIES[i + 1..] {
-                assert_ne!(f.suffix, g.suffix);
+                assert!(
+                    f.suffix != g.suffix || f.prefixed() != g.prefixed(),
+                    "{}",
+                    f.suffix
+                );
             }
             // A histogram's sample names must not clash with another family.
             if f.kind == Kind::Histogram {
@@ -308,8 +381,24 @@ mod tests {
             if f.kind != Kind::Counter {
                 assert!(!f.suffix.ends_with("_total"), "{}", f.suffix);
             }
-            assert_eq!(f.prefixed(), !f.suffix.starts_with("process_"));
+            let process = matches!(f.source, Source::Process(_) | Source::PrefixedProcess(_));
+            assert_eq!(process, f.suffix.starts_with("process_"));
+            // A soketi process family has its standard twin, typed and described alike,
+            // unless the standard set has no such name (prom-client's own additions).
+            if let Source::PrefixedProcess(_) = f.source {
+                if let Some(g) = FAMILIES
+                    .iter()
+                    .find(|g| !g.prefixed() && g.suffix == f.suffix)
+                {
+                    assert_eq!((g.kind, g.help), (f.kind, f.help), "{}", f.suffix);
+                }
+            }
         }
+        let soketi_process = FAMILIES
+            .iter()
+            .filter(|f| matches!(f.source, Source::PrefixedProcess(_)))
+            .count();
+        assert_eq!(soketi_process, 9);
         // Every app cell is exported exactly once.
         let mut seen = [0; APP_COUNTERS];
         for f in FAMILIES.iter() {

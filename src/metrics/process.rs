@@ -11,6 +11,15 @@
 //! A snapshot costs a few syscalls and one small file read, whatever the number of
 //! connections (on Linux ≥ 6.2). The libc calls live in [`crate::sys::process`].
 //!
+//! soketi's process families (`{prefix}process_*`, written with soketi 1.x names only, see
+//! docs/compat.md, `soketi-process-metrics`) add the user / system CPU split (the same
+//! `getrusage` call) and `process_heap_bytes`. Linux has no "heap size" of a process that is
+//! not an allocator's own figure; prom-client, which soketi uses, reports `VmData` from
+//! `/proc/self/status` (private writable mappings: the malloc heap and arenas, thread stacks,
+//! other anonymous memory; address space, not resident memory), and so does fanoutd
+//! ([`heap_bytes`]), so a soketi alert on it keeps its meaning. It is read only when those
+//! families are written.
+//!
 //! `process_virtual_memory_max_bytes` is left out of the exposition when `RLIMIT_AS` is
 //! unlimited ([`ProcessSnapshot::virtual_max_bytes`] is `None`): the client-library
 //! guideline prefers a missing metric to a bogus value (client_golang would export
@@ -27,6 +36,10 @@ use crate::sys::process as sys;
 pub struct ProcessSnapshot {
     /// User + system CPU time, seconds.
     pub cpu_seconds: f64,
+    /// User CPU time, seconds.
+    pub cpu_user_seconds: f64,
+    /// System CPU time, seconds.
+    pub cpu_system_seconds: f64,
     pub resident_bytes: u64,
     pub virtual_bytes: u64,
     /// Soft `RLIMIT_AS`; `None` when unlimited (the family is then left out).
@@ -37,6 +50,9 @@ pub struct ProcessSnapshot {
     /// Unix time, seconds (computed once by [`start_time_seconds`]).
     pub start_time_seconds: f64,
     pub threads: u64,
+    /// `VmData` ([`heap_bytes`]); `None` when not read (only soketi's families need it) or
+    /// unavailable, and then the family is left out.
+    pub heap_bytes: Option<u64>,
 }
 
 /// The fields of `/proc/self/stat` this module uses.
@@ -115,9 +131,13 @@ fn count_fd_entries() -> Option<u64> {
 /// start-up by [`start_time_seconds`]. Anything that cannot be read is 0.
 pub fn snapshot(start_time_seconds: f64) -> ProcessSnapshot {
     let stat = self_stat().unwrap_or_default();
+    let cpu = sys::cpu_times_micros().unwrap_or_default();
+    // Whole microseconds, divided once, so a value prints as e.g. 0.116628.
+    let seconds = |us: u64| us as f64 / 1e6;
     ProcessSnapshot {
-        // Whole microseconds, divided once, so the value prints as e.g. 0.116628.
-        cpu_seconds: sys::cpu_micros().map_or(0.0, |us| us as f64 / 1e6),
+        cpu_seconds: seconds(cpu.user + cpu.system),
+        cpu_user_seconds: seconds(cpu.user),
+        cpu_system_seconds: seconds(cpu.system),
         resident_bytes: stat.rss_pages.saturating_mul(sys::page_size()),
         virtual_bytes: stat.vsize_bytes,
         virtual_max_bytes: sys::max_address_space().ok().flatten(),
@@ -125,7 +145,23 @@ pub fn snapshot(start_time_seconds: f64) -> ProcessSnapshot {
         max_fds: sys::max_fds().ok().flatten().unwrap_or(u64::MAX),
         start_time_seconds,
         threads: stat.num_threads,
+        heap_bytes: None,
     }
+}
+
+/// The `VmData:` line of `/proc/<pid>/status`, in bytes (the file says kB).
+pub fn parse_vm_data(status: &str) -> Option<u64> {
+    let v = status.lines().find_map(|l| l.strip_prefix("VmData:"))?;
+    let kb: u64 = v.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
+/// This process' `VmData` in bytes: what prom-client (and so soketi) exports as
+/// `process_heap_bytes` on Linux. See the module doc for what it counts.
+pub fn heap_bytes() -> Option<u64> {
+    // /proc/self/status is about 1.5 kB.
+    let mut buf = [0u8; 8192];
+    parse_vm_data(read_small("/proc/self/status", &mut buf).ok()?)
 }
 
 /// The `btime` (boot time, unix seconds) line of `/proc/stat`.
@@ -271,6 +307,11 @@ mod tests {
             parse_mem_total("MemTotal:       24684092 kB\nMemFree: 1 kB\n"),
             Some(24684092 * 1024)
         );
+        assert_eq!(
+            parse_vm_data("VmSize:\t  10 kB\nVmData:\t    2580 kB\nVmStk: 1 kB\n"),
+            Some(2580 * 1024)
+        );
+        assert_eq!(parse_vm_data("VmSize: 10 kB\n"), None);
         assert_eq!(parse_cgroup_limit("max\n"), None);
         assert_eq!(parse_cgroup_limit("536870912\n"), Some(536870912));
         assert_eq!(
@@ -307,6 +348,11 @@ mod tests {
         assert!(s.max_fds > 0);
         assert!(s.open_fds >= 3 && s.open_fds <= s.max_fds, "{s:?}");
         assert!(s.threads >= 1);
+        assert!(s.cpu_user_seconds + s.cpu_system_seconds <= s.cpu_seconds + 1e-6);
+        assert!(s.cpu_user_seconds >= 0.0 && s.cpu_system_seconds >= 0.0);
+        assert_eq!(s.heap_bytes, None);
+        let heap = heap_bytes().unwrap();
+        assert!(heap > 0 && heap <= s.virtual_bytes, "heap {heap}, {s:?}");
         assert!(s.cpu_seconds >= 0.0 && s.cpu_seconds.is_finite());
         assert_eq!(s.start_time_seconds, start);
         let later = snapshot(start);

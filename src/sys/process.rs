@@ -12,6 +12,18 @@ pub type SoftLimit = Option<u64>;
 /// User + system CPU time of the whole process (all threads, including exited ones), in
 /// microseconds, from `getrusage(RUSAGE_SELF)` (the resolution Node reports).
 pub fn cpu_micros() -> io::Result<u64> {
+    cpu_times_micros().map(|t| t.user + t.system)
+}
+
+/// CPU time of the whole process split into user and system time, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuMicros {
+    pub user: u64,
+    pub system: u64,
+}
+
+/// [`CpuMicros`] from one `getrusage(RUSAGE_SELF)` call (all threads, exited ones too).
+pub fn cpu_times_micros() -> io::Result<CpuMicros> {
     // SAFETY: `rusage` is a plain C struct for which all-zero bytes are a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is a valid, writable `rusage`; getrusage only writes into it.
@@ -21,7 +33,10 @@ pub fn cpu_micros() -> io::Result<u64> {
     }
     let micros =
         |tv: libc::timeval| (tv.tv_sec.max(0) as u64) * 1_000_000 + tv.tv_usec.max(0) as u64;
-    Ok(micros(ru.ru_utime) + micros(ru.ru_stime))
+    Ok(CpuMicros {
+        user: micros(ru.ru_utime),
+        system: micros(ru.ru_stime),
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -124,6 +139,8 @@ mod tests {
     #[test]
     fn limits_and_constants_are_sane() {
         assert!(cpu_micros().is_ok());
+        let t = cpu_times_micros().unwrap();
+        assert!(t.user + t.system <= cpu_micros().unwrap());
         assert!(max_fds().unwrap().unwrap_or(u64::MAX) > 0);
         let _ = max_address_space().unwrap();
         assert!(page_size().is_power_of_two());

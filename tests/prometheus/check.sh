@@ -2,7 +2,9 @@
 # Checks the metrics with the real Prometheus tools:
 #  (a) a scrape of a server carrying live connections through `promtool check metrics`
 #      (exit 1 is a parse error and fails; exit 3 — naming warnings for soketi's historical
-#      counter names without _total — is expected);
+#      counter names without _total — is expected), and the same for a second server with
+#      soketi 1.x names (METRICS_PROMETHEUS_PORT_IN_NAME=false), whose soketi process families
+#      must all be there with the port label;
 #  (b) a real Prometheus on 127.0.0.1 scraping the server every second: the target must be
 #      up and soketi_<port>_connected must equal the number of open test connections.
 # Needs: target/release/fanoutd, promtool and prometheus (Debian's `prometheus`), curl, jq,
@@ -38,21 +40,42 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$DIR/hold.log" && break; sleep 0.1; done
 grep -q "ready $CONNS" "$DIR/hold.log" || { cat "$DIR/hold.log"; echo "could not open $CONNS connections"; exit 1; }
 
+# promtool_check FILE: exit 1 is a parse error; 3 is allowed for soketi's names only.
+promtool_check() {
+  set +e
+  promtool check metrics <"$1" >"$DIR/promtool.out" 2>&1
+  rc=$?
+  set -e
+  cat "$DIR/promtool.out"
+  case $rc in
+    0) echo "promtool: clean" ;;
+    3) echo "promtool: lint warnings only (expected: soketi's counter names without _total)"
+       if grep -v '_total" suffix' "$DIR/promtool.out" | grep -q .; then
+         echo "unexpected lint problems"; exit 1
+       fi ;;
+    *) echo "promtool: parse error (rc=$rc)"; exit 1 ;;
+  esac
+}
+
 echo "== promtool check metrics (live scrape, $CONNS connections)"
 curl -sf "http://127.0.0.1:$MPORT/metrics" >"$DIR/body.prom"
-set +e
-promtool check metrics <"$DIR/body.prom" >"$DIR/promtool.out" 2>&1
-rc=$?
-set -e
-cat "$DIR/promtool.out"
-case $rc in
-  0) echo "promtool: clean" ;;
-  3) echo "promtool: lint warnings only (expected: soketi's counter names without _total)"
-     if grep -v '_total" suffix' "$DIR/promtool.out" | grep -q .; then
-       echo "unexpected lint problems"; exit 1
-     fi ;;
-  *) echo "promtool: parse error (rc=$rc)"; exit 1 ;;
-esac
+promtool_check "$DIR/body.prom"
+
+echo "== promtool check metrics, soketi 1.x names (with soketi's process families)"
+PPORT2=$(free_port)
+MPORT2=$(free_port)
+SOKETI_HOST=127.0.0.1 SOKETI_PORT=$PPORT2 SOKETI_METRICS_HOST=127.0.0.1 \
+  SOKETI_METRICS_SERVER_PORT=$MPORT2 SOKETI_METRICS_ENABLED=true \
+  METRICS_PROMETHEUS_PORT_IN_NAME=false "$BIN" >"$DIR/server2.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MPORT2/metrics" >"$DIR/plain.prom" && break; sleep 0.1; done
+promtool_check "$DIR/plain.prom"
+for fam in cpu_user_seconds_total cpu_system_seconds_total cpu_seconds_total start_time_seconds \
+  resident_memory_bytes virtual_memory_bytes heap_bytes open_fds max_fds; do
+  grep -q "^soketi_process_${fam}{port=\"$PPORT2\"} " "$DIR/plain.prom" ||
+    { echo "soketi_process_${fam}{port=\"$PPORT2\"} missing"; exit 1; }
+done
+echo "soketi's 9 process families present with the port label"
 
 echo "== a real Prometheus scraping 127.0.0.1:$MPORT every second"
 cat >"$DIR/prometheus.yml" <<YML

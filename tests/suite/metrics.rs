@@ -262,6 +262,149 @@ fn prefix_and_port_settings_change_the_names() {
         .contains(&format!("# TYPE x_{p}_connected gauge")));
 }
 
+/// soketi's process families (prom-client's, prefixed, label `port`), as a soketi 1.x
+/// dashboard queries them: the names, types and labels, and values that agree with the
+/// standard `process_*` set beside them.
+const SOKETI_PROCESS: [(&str, &str); 9] = [
+    ("process_cpu_user_seconds_total", "counter"),
+    ("process_cpu_system_seconds_total", "counter"),
+    ("process_cpu_seconds_total", "counter"),
+    ("process_start_time_seconds", "gauge"),
+    ("process_resident_memory_bytes", "gauge"),
+    ("process_virtual_memory_bytes", "gauge"),
+    ("process_heap_bytes", "gauge"),
+    ("process_open_fds", "gauge"),
+    ("process_max_fds", "gauge"),
+];
+
+#[test]
+fn soketi_process_families_come_with_soketi_names_only() {
+    let mut cfg = config();
+    cfg.metrics.port_in_name = false;
+    let srv = TestServer::start(cfg);
+    let _c = srv.client();
+    let p = srv.addr.port();
+    let body = srv.metrics();
+    let s = samples(&body);
+    let value = |name: &str| {
+        let key = format!("soketi_{name}{{port=\"{p}\"}}");
+        *s.get(&key)
+            .unwrap_or_else(|| panic!("no series {key} in\n{body}"))
+    };
+    for (name, kind) in SOKETI_PROCESS {
+        assert!(
+            body.contains(&format!("# TYPE soketi_{name} {kind}\n")),
+            "{name}"
+        );
+        // The one series of the family is the one with the port label.
+        let series = s
+            .keys()
+            .filter(|k| k.starts_with(&format!("soketi_{name}")))
+            .count();
+        assert_eq!(series, 1, "{name}");
+        assert!(value(name) >= 0.0, "{name}");
+    }
+    // The standard set stays, unprefixed and unlabelled.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+    ] {
+        assert!(s.contains_key(name), "{name}");
+    }
+    let cpu = value("process_cpu_seconds_total");
+    let split = value("process_cpu_user_seconds_total") + value("process_cpu_system_seconds_total");
+    assert!((cpu - split).abs() < 1e-5, "{cpu} vs {split}");
+    assert_eq!(value("process_max_fds"), s["process_max_fds"]);
+    assert_eq!(
+        value("process_start_time_seconds"),
+        s["process_start_time_seconds"]
+    );
+    let (rss, vsz, heap) = (
+        value("process_resident_memory_bytes"),
+        value("process_virtual_memory_bytes"),
+        value("process_heap_bytes"),
+    );
+    assert!(rss > 1e6 && rss <= vsz, "rss {rss}, virtual {vsz}");
+    assert!(heap > 0.0 && heap <= vsz, "heap {heap}, virtual {vsz}");
+    assert!(value("process_open_fds") >= 3.0);
+
+    // The default names (port in the name) keep only the standard set.
+    let srv = TestServer::default();
+    let body = srv.metrics();
+    assert!(body.contains("\nprocess_cpu_seconds_total "));
+    assert!(!body.contains("soketi_process_"), "{body}");
+    assert!(!body.contains("process_heap_bytes"));
+    assert!(!body.contains("process_cpu_user_seconds_total"));
+}
+
+/// The metric names in a PromQL expression: every identifier directly followed by `{` (the
+/// dashboard writes a selector after every name, and nothing else is followed by one).
+fn metric_names(expr: &str) -> Vec<String> {
+    let b = expr.as_bytes();
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
+            i += 1;
+        }
+        if i > start && b.get(i) == Some(&b'{') && !b[start].is_ascii_digit() {
+            names.push(expr[start..i].to_owned());
+        }
+        i += 1;
+    }
+    names
+}
+
+#[test]
+fn grafana_dashboard_queries_name_only_families_fanoutd_writes() {
+    // The dashboard is for the default names: `soketi_${port}_…` and the standard process set.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/deploy/grafana-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let srv = TestServer::default();
+    let p = srv.addr.port().to_string();
+    let written: std::collections::HashSet<String> = samples(&srv.metrics())
+        .into_keys()
+        .map(|series| series.split('{').next().unwrap().to_owned())
+        .collect();
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push((panel["title"].to_string(), target["expr"].as_str().unwrap()));
+        }
+    }
+    // The query variables' `label_values(SELECTOR, label)`: the selector.
+    let mut selectors = Vec::new();
+    for var in dashboard["templating"]["list"].as_array().unwrap() {
+        if var["type"] == "query" {
+            let def = var["definition"].as_str().unwrap();
+            let inner = def.strip_prefix("label_values(").unwrap();
+            let (selector, _label) = inner.rsplit_once(',').unwrap();
+            let braces = if selector.ends_with('}') { "" } else { "{}" };
+            selectors.push((var["name"].to_string(), format!("{selector}{braces}")));
+        }
+    }
+    assert_eq!(selectors.len(), 2);
+    exprs.extend(selectors.iter().map(|(n, s)| (n.clone(), s.as_str())));
+    assert!(exprs.len() >= 16, "{}", exprs.len());
+    let mut seen = 0;
+    for (title, expr) in exprs {
+        let expr = expr.replace("${port}", &p);
+        let names = metric_names(&expr);
+        assert!(!names.is_empty(), "{title}: no metric in {expr}");
+        for name in names {
+            assert!(written.contains(&name), "{title}: {name} is not written");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20);
+}
+
 #[test]
 fn client_events_and_presence_messages_are_counted() {
     let mut cfg = config();
