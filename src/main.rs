@@ -13,6 +13,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Settings soketi would use and fanoutd does not (yet): named once each, never refused.
+    for warning in config.warnings() {
+        eprintln!("fanoutd: warning: {warning}");
+    }
     // Signals are taken synchronously by this thread; block them before any thread starts
     // so that every thread inherits the mask.
     if let Err(e) = fanoutd::sys::block_stop_signals() {
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
         eprintln!("fanoutd: cannot raise the open-files limit: {e}");
     }
     let metrics_enabled = config.metrics.enabled;
+    let config_debug = config.debug;
     let server = match Server::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -40,6 +45,11 @@ fn main() -> ExitCode {
             ", /metrics disabled"
         }
     );
+    if config_debug {
+        eprintln!(
+            "fanoutd: debug logging is on (DEBUG): connections, subscriptions, auth failures"
+        );
+    }
     match fanoutd::sys::wait_for_stop_signal() {
         Ok(sig) => eprintln!("fanoutd: signal {sig}, shutting down"),
         Err(e) => eprintln!("fanoutd: waiting for signals failed ({e}), shutting down"),

@@ -81,14 +81,15 @@ impl App {
         self.connections.load(Ordering::Relaxed)
     }
 
-    /// Consumes `points` from the backend-events budget of the current second.
-    pub fn consume_backend_events(&self, points: u64, now_secs: u64) -> RateDecision {
-        self.backend_events.consume(points, now_secs)
+    /// Consumes `points` from the backend-events budget of the current second (`now_ms`:
+    /// milliseconds since the Unix epoch).
+    pub fn consume_backend_events(&self, points: u64, now_ms: u64) -> RateDecision {
+        self.backend_events.consume(points, now_ms)
     }
 
     /// Consumes one read request from the budget of the current second.
-    pub fn consume_read_request(&self, now_secs: u64) -> RateDecision {
-        self.read_requests.consume(1, now_secs)
+    pub fn consume_read_request(&self, now_ms: u64) -> RateDecision {
+        self.read_requests.consume(1, now_ms)
     }
 }
 
@@ -97,10 +98,15 @@ impl App {
 pub enum RateDecision {
     /// No limit is configured (-1).
     Unlimited,
-    /// Allowed; `remaining` points left in this second of `limit`.
-    Allowed { limit: u64, remaining: u64 },
-    /// Over the limit.
-    Rejected,
+    /// Allowed; `remaining` points left in this second of `limit`, whose window ends in
+    /// `reset_ms` milliseconds (1..=1000).
+    Allowed {
+        limit: u64,
+        remaining: u64,
+        reset_ms: u64,
+    },
+    /// Over the limit; the window ends in `reset_ms` milliseconds (1..=1000).
+    Rejected { reset_ms: u64 },
 }
 
 /// A fixed one-second window, as soketi's rate-limiter-flexible setup: -1 disables it, 0
@@ -120,23 +126,26 @@ impl RateLimiter {
         }
     }
 
-    /// Consumes `points` in the second `now_secs`.
-    pub fn consume(&self, points: u64, now_secs: u64) -> RateDecision {
+    /// Consumes `points` at `now_ms` (milliseconds since the Unix epoch); the window is the
+    /// wall-clock second that contains it.
+    pub fn consume(&self, points: u64, now_ms: u64) -> RateDecision {
         if self.limit < 0 {
             return RateDecision::Unlimited;
         }
         let limit = self.limit as u64;
+        let (second, reset_ms) = (now_ms / 1000, 1000 - now_ms % 1000);
         let mut w = self.window.lock();
-        if w.0 != now_secs {
-            *w = (now_secs, 0);
+        if w.0 != second {
+            *w = (second, 0);
         }
         if w.1.saturating_add(points) > limit {
-            return RateDecision::Rejected;
+            return RateDecision::Rejected { reset_ms };
         }
         w.1 += points;
         RateDecision::Allowed {
             limit,
             remaining: limit - w.1,
+            reset_ms,
         }
     }
 }
@@ -211,22 +220,30 @@ mod tests {
     fn rate_limiter_windows() {
         let r = RateLimiter::new(2);
         assert_eq!(
-            r.consume(1, 10),
+            r.consume(1, 10_000),
             RateDecision::Allowed {
                 limit: 2,
-                remaining: 1
+                remaining: 1,
+                reset_ms: 1000,
             }
         );
         assert_eq!(
-            r.consume(1, 10),
+            r.consume(1, 10_250),
             RateDecision::Allowed {
                 limit: 2,
-                remaining: 0
+                remaining: 0,
+                reset_ms: 750,
             }
         );
-        assert_eq!(r.consume(1, 10), RateDecision::Rejected);
-        assert!(matches!(r.consume(2, 11), RateDecision::Allowed { .. }));
-        assert_eq!(RateLimiter::new(0).consume(1, 1), RateDecision::Rejected);
+        assert_eq!(r.consume(1, 10_999), RateDecision::Rejected { reset_ms: 1 });
+        assert!(matches!(
+            r.consume(2, 11_000),
+            RateDecision::Allowed { remaining: 0, .. }
+        ));
+        assert_eq!(
+            RateLimiter::new(0).consume(1, 1_500),
+            RateDecision::Rejected { reset_ms: 500 }
+        );
         assert_eq!(RateLimiter::new(-1).consume(99, 1), RateDecision::Unlimited);
     }
 }

@@ -84,6 +84,7 @@ fn unset_config() -> Config {
             port_in_name: false,
         },
         apps: Vec::new(),
+        no_effect: Vec::new(),
     }
 }
 
@@ -633,11 +634,22 @@ mod tests {
         assert!(msg.contains("not supported yet by fanoutd"), "{msg}");
         let msg = expect_err(load_file(r#"{"ssl.certPath": "/c.pem"}"#, &[]));
         assert!(msg.starts_with("ssl.certPath (config file "), "{msg}");
-        // The supported ones and empty TLS paths are fine.
+        // The supported ones and empty TLS paths are fine (the empty strings with a warning).
         let ok = r#"{"adapter.driver": "local", "appManager.driver": "array", "cache.driver": "memory",
             "queue.driver": "sync", "rateLimiter.driver": "local", "ssl": {"certPath": "", "keyPath": ""},
             "metrics.driver": "prometheus", "mode": "full"}"#;
-        assert_eq!(load_file(ok, &[]).unwrap(), Config::default());
+        let c = load_file(ok, &[]).unwrap();
+        let warnings = c.warnings();
+        assert_eq!(
+            Config {
+                no_effect: Vec::new(),
+                ..c
+            },
+            Config::default()
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("ssl.certPath (config file "));
+        assert!(warnings[0].ends_with(": an empty value has no effect: the default is used"));
     }
 
     #[test]

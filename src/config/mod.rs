@@ -25,9 +25,12 @@
 //! * Refused rather than silently run differently: `MODE=worker`, a metrics driver other than
 //!   `prometheus`, adapter / app manager / cache / queue / rate limiter drivers other than the
 //!   in-process ones, and TLS (`SSL_CERT`, `SSL_KEY`).
-//! * Unknown file keys: sub-keys of soketi options fanoutd does not implement (`cluster.*`,
-//!   `database.*`, `queue.*`, `webhooks.*`, `cors.*`, …) are ignored; any other unknown key is
-//!   refused, so that a typo does not go unnoticed.
+//! * Accepted without effect, each with a start-up warning ([`Config::warnings`], module
+//!   `no_effect`): sub-keys of soketi options fanoutd does not implement (`cluster.*`,
+//!   `database.*`, `queue.*`, `webhooks.*`, `cors.*`, …) and soketi's variables for them
+//!   (`SOKETI_QUEUE_REDIS_CONCURRENCY`, `SOKETI_APP_MANAGER_MYSQL_USE_V2`, …), per-app
+//!   `webhooks`, empty strings in the config file. Any other unknown key is refused, so that a
+//!   typo does not go unnoticed.
 //!
 //! [`Config::from_process`] also reads a `.env` file from the current directory, as soketi's
 //! `dotenv` does, without changing the process environment.
@@ -37,6 +40,7 @@ use std::net::IpAddr;
 
 mod apps;
 mod kinds;
+mod no_effect;
 mod readme;
 mod settings;
 mod sources;
@@ -91,6 +95,9 @@ pub struct Config {
     /// The apps (at least one). From `SOKETI_DEFAULT_APP_*` when the config file lists none.
     /// (As in soketi, those variables also override the fields of the file's first app.)
     pub apps: Vec<AppConfig>,
+    /// Settings that were given but have no effect, as start-up warnings (see
+    /// [`Config::warnings`]). Last, after the apps: no setting writes it.
+    pub no_effect: Vec<String>,
 }
 
 /// Limits and timeouts of the public HTTP side.
@@ -200,8 +207,25 @@ impl Config {
         let built = kinds::read_settings(&mut inputs)?;
         let mut config = built.config;
         config.apps = apps::build_apps(&mut inputs, &built.limits)?;
-        sources::reject_unknown_keys(&inputs)?;
+        sources::reject_unknown_keys(&mut inputs)?;
+        config.no_effect = inputs.warnings;
         Ok(config)
+    }
+
+    /// The start-up warnings, one line each (without a prefix): every setting given that has
+    /// no effect in fanoutd (yet), which soketi would have used. `main` prints them to stderr.
+    /// Pure, so tests can check them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = self.no_effect.clone();
+        for app in self.apps.iter().filter(|a| !a.webhooks.is_empty()) {
+            out.push(format!(
+                "app {}: webhooks ({} configured) have no effect: webhooks are not sent yet \
+                 (accepted for soketi compatibility)",
+                app.id,
+                app.webhooks.len()
+            ));
+        }
+        out
     }
 
     /// Like load(), reading the process environment, after merging a `.env` file from the
@@ -398,5 +422,72 @@ mod tests {
         let e = ConfigError("SOKETI_PORT: x".into());
         assert_eq!(e.to_string(), "SOKETI_PORT: x");
         let _: &dyn std::error::Error = &e;
+    }
+
+    /// Settings soketi would use and fanoutd does not (yet) are accepted, each named once in
+    /// a warning; settings that work give none.
+    #[test]
+    fn settings_without_effect_are_warned_about_once_each() {
+        assert!(Config::default().warnings().is_empty());
+        assert!(
+            load_env(&[("SOKETI_PORT", "7000"), ("SOKETI_DEBUG", "true")])
+                .unwrap()
+                .warnings()
+                .is_empty()
+        );
+
+        let webhook =
+            r#"[{"url":"http://127.0.0.1:3001/hook","event_types":["channel_occupied"]}]"#;
+        let c = load_env(&[
+            ("SOKETI_DEFAULT_APP_WEBHOOKS", webhook),
+            ("SOKETI_QUEUE_REDIS_CONCURRENCY", "2"),
+            ("SOKETI_APP_MANAGER_MYSQL_USE_V2", "true"),
+            ("SOKETI_WEBHOOKS_BATCHING", "true"),
+            ("SOKETI_DB_REDIS_HOST", "10.0.0.1"),
+            ("SOKETI_SSL_CA", "/etc/ca.pem"),
+            // Bare names of these are someone else's: not read, no warning.
+            ("DB_REDIS_HOST", "10.0.0.2"),
+        ])
+        .unwrap();
+        let w = c.warnings();
+        let expect = [
+            "SOKETI_APP_MANAGER_MYSQL_USE_V2 (appManager.mysql.useMysql2) has no effect: only the array app manager",
+            "SOKETI_DB_REDIS_HOST (database.redis.host) has no effect: no database driver",
+            "SOKETI_QUEUE_REDIS_CONCURRENCY (queue.redis.concurrency) has no effect: webhooks are not sent yet",
+            "SOKETI_SSL_CA (ssl.caPath) has no effect: TLS is not supported yet",
+            "SOKETI_WEBHOOKS_BATCHING (webhooks.batching.enabled) has no effect: webhooks are not sent yet",
+            "app app-id: webhooks (1 configured) have no effect: webhooks are not sent yet",
+        ];
+        assert_eq!(w.len(), expect.len(), "{w:#?}");
+        for (line, start) in w.iter().zip(expect) {
+            assert!(
+                line.starts_with(start),
+                "{line:?} should start with {start:?}"
+            );
+        }
+
+        // The config file: keys under the unimplemented namespaces, an app's webhooks, an
+        // empty string; the variable and the file key for the same setting warn once.
+        let file = r#"{"queue": {"redis": {"concurrency": 3}}, "cors": {"origin": ["https://a.example"]},
+            "webhooks": {"batching": {"enabled": true, "duration": 100}}, "pathPrefix": "",
+            "host": "", "cluster": {"port": 11002},
+            "appManager": {"array": {"apps": [
+                {"id": "a", "key": "k", "secret": "s", "webhooks": [{"url": "http://x/", "event_types": ["member_added"]}]},
+                {"id": "b", "key": "k2", "secret": "s2"}]}}}"#;
+        let c = load_file(file, &[("SOKETI_QUEUE_REDIS_CONCURRENCY", "4")]).unwrap();
+        let w = c.warnings();
+        let has = |needle: &str| w.iter().filter(|l| l.contains(needle)).count();
+        assert_eq!(has("queue.redis.concurrency"), 1, "{w:#?}");
+        assert_eq!(has("SOKETI_QUEUE_REDIS_CONCURRENCY"), 1, "{w:#?}");
+        assert_eq!(has("cors.origin (config file"), 1, "{w:#?}");
+        assert_eq!(has("webhooks.batching.enabled (config file"), 1, "{w:#?}");
+        assert_eq!(has("webhooks.batching.duration (config file"), 1, "{w:#?}");
+        assert_eq!(has("cluster.port (config file"), 1, "{w:#?}");
+        assert_eq!(has("host (config file"), 1, "{w:#?}");
+        assert_eq!(has("app a: webhooks (1 configured)"), 1, "{w:#?}");
+        assert_eq!(has("app b"), 0, "{w:#?}");
+        // `pathPrefix` may be empty: that is a value, not a warning.
+        assert_eq!(has("pathPrefix"), 0, "{w:#?}");
+        assert_eq!(w.len(), 7, "{w:#?}");
     }
 }

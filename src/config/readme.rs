@@ -1,7 +1,9 @@
 //! The README's settings tables, rendered from the settings table, and the test that keeps
 //! README.md equal to them.
 
+use super::no_effect;
 use super::settings::{Naming, Setting, SETTINGS};
+use super::sources::IGNORED_NAMESPACES;
 
 /// The README's settings tables in markdown: soketi's settings, then fanoutd's own (those
 /// with exact `FANOUTD_*` names), one row per entry of the settings table, in its order.
@@ -16,6 +18,22 @@ pub fn settings_tables() -> String {
     for setting in SETTINGS.iter().filter(|s| s.naming == Naming::Exact) {
         out.push_str(&row(setting));
     }
+    let namespaces: Vec<String> = IGNORED_NAMESPACES
+        .iter()
+        .map(|n| format!("`{n}.*`"))
+        .collect();
+    let variables: Vec<String> = no_effect::VARIABLES
+        .iter()
+        .map(|(name, _)| format!("`SOKETI_{name}`"))
+        .collect();
+    out.push_str(&format!(
+        "\nAccepted for soketi compatibility but without effect yet, each logged as a warning \
+         at start-up: a per-app `webhooks` list (`SOKETI_DEFAULT_APP_WEBHOOKS`), an empty \
+         string in the config file (the default is used), any config-file key under {} not in \
+         the tables above, and these variables (`SOKETI_` names only): {}.\n",
+        namespaces.join(", "),
+        variables.join(", ")
+    ));
     out
 }
 

@@ -149,7 +149,7 @@ pub(super) static SETTINGS: &[Setting] = &[
         env: "DEBUG",
         naming: Naming::PrefixedOnly,
         key: "debug",
-        doc: "soketi's debug logging (accepted; fanoutd logs nothing more with it)",
+        doc: "debug lines on stderr: connections opened and closed (with codes), subscriptions, auth failures",
         kind: &Flag {
             default: false,
             set: |b, v| b.config.debug = v,

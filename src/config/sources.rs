@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use super::apps::APPS_KEY;
+use super::no_effect;
 use super::settings::{Naming, SETTINGS};
 use super::{ConfigError, MAX_INT};
 
@@ -30,6 +31,7 @@ pub(super) fn gather(
 ) -> Result<Inputs, ConfigError> {
     let mut inputs = Inputs {
         map: BTreeMap::new(),
+        warnings: Vec::new(),
     };
     if let Some(path) = parse_args(args)? {
         for (key, value) in read_config_file(&path)? {
@@ -40,6 +42,12 @@ pub(super) fn gather(
     for setting in SETTINGS {
         if let Some(given) = read_env(setting.env, setting.naming, env) {
             inputs.map.insert(setting.key.to_string(), given);
+        }
+    }
+    // Accepted without effect: left over at the end, and warned about then.
+    for (name, key) in no_effect::VARIABLES {
+        if let Some(given) = read_env(name, Naming::PrefixedOnly, env) {
+            inputs.map.insert(key.to_string(), given);
         }
     }
     Ok(inputs)
@@ -273,12 +281,28 @@ fn json_integer(n: &serde_json::Number) -> Option<i128> {
 /// left at the end is unknown.
 pub(super) struct Inputs {
     pub(super) map: BTreeMap<String, Given>,
+    /// Start-up warnings about what was given (see `Config::warnings`).
+    pub(super) warnings: Vec<String>,
 }
 
 impl Inputs {
-    /// Removes and returns the setting for `key`, unless it is blank.
+    /// Removes and returns the setting for `key`, unless it is blank. A blank string in the
+    /// config file is accepted with a warning (soketi would use it; fanoutd uses the default).
     pub(super) fn take(&mut self, key: &str) -> Option<Given> {
-        self.map.remove(key).filter(|s| !s.is_blank())
+        let given = self.map.remove(key)?;
+        if !given.is_blank() {
+            return Some(given);
+        }
+        if matches!(
+            (&given.origin, &given.raw),
+            (Origin::File { .. }, Raw::Json(Value::String(_)))
+        ) {
+            self.warnings.push(format!(
+                "{}: an empty value has no effect: the default is used",
+                given.origin
+            ));
+        }
+        None
     }
 
     /// Removes and returns the setting for `key`; an empty string counts (for settings whose
@@ -374,7 +398,7 @@ pub(super) fn parse_args(args: &[String]) -> Result<Option<String>, ConfigError>
 /// ignored, except the drivers and `ssl.certPath` / `ssl.keyPath`, which are checked. The
 /// other soketi namespaces (`channelLimits`, `eventLimits`, `presence`, `metrics`, `httpApi`)
 /// are fully implemented, so an unknown key there is a typo and is refused.
-const IGNORED_NAMESPACES: &[&str] = &[
+pub(super) const IGNORED_NAMESPACES: &[&str] = &[
     "adapter",
     "appManager",
     "cache",
@@ -390,8 +414,9 @@ const IGNORED_NAMESPACES: &[&str] = &[
 ];
 
 /// What is left once every known key was read: soketi options fanoutd does not implement are
-/// ignored; anything else is a typo or a misplaced key, and stops start-up.
-pub(super) fn reject_unknown_keys(s: &Inputs) -> Result<(), ConfigError> {
+/// accepted, each with a warning (added to `s.warnings`); anything else is a typo or a
+/// misplaced key, and stops start-up.
+pub(super) fn reject_unknown_keys(s: &mut Inputs) -> Result<(), ConfigError> {
     for (key, setting) in &s.map {
         if key.starts_with("appManager.array.") {
             return Err(setting.error(&format!(
@@ -401,6 +426,11 @@ pub(super) fn reject_unknown_keys(s: &Inputs) -> Result<(), ConfigError> {
         }
         let top = key.split('.').next().unwrap_or(key);
         if IGNORED_NAMESPACES.contains(&top) && key.contains('.') {
+            let origin = match &setting.origin {
+                Origin::Env(name) => format!("{name} ({key})"),
+                file => file.to_string(),
+            };
+            s.warnings.push(no_effect::warning(&origin, key));
             continue;
         }
         let what = if top == "fanoutd" {
@@ -535,13 +565,31 @@ mod tests {
     }
 
     #[test]
-    fn known_but_unimplemented_soketi_keys_are_ignored() {
+    fn known_but_unimplemented_soketi_keys_are_accepted_with_a_warning() {
         let json = r#"{"cluster": {"port": 11002, "hostname": "0.0.0.0"}, "database.redis.host": "r",
             "queue": {"redis": {"concurrency": 2}}, "webhooks.batching.enabled": true,
             "cors": {"origin": ["*"]}, "databasePooling.enabled": false, "instance.process_id": 1,
             "adapter.redis.prefix": "p", "appManager.cache.enabled": true, "ssl.passphrase": "x",
             "rateLimiter.redis.clusterMode": false, "cache.redis.redisOptions": {"a": 1}}"#;
-        assert_eq!(load_file(json, &[]).unwrap(), Config::default());
+        let c = load_file(json, &[]).unwrap();
+        let warnings = c.warnings();
+        assert_eq!(
+            Config {
+                no_effect: Vec::new(),
+                ..c
+            },
+            Config::default()
+        );
+        // One warning per key given, each naming it.
+        assert_eq!(warnings.len(), 13, "{warnings:#?}");
+        for key in [
+            "cluster.port",
+            "instance.process_id",
+            "cache.redis.redisOptions.a",
+        ] {
+            let named = |w: &&String| w.starts_with(&format!("{key} (config file "));
+            assert_eq!(warnings.iter().filter(named).count(), 1, "{key}");
+        }
     }
 
     #[test]

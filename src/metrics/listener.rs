@@ -15,7 +15,8 @@
 //! `metrics-content-type` and `ready-while-closing`):
 //! - `GET /metrics`: the text exposition, only when `config.enabled` (else 404), always with
 //!   `Content-Type: text/plain; version=0.0.4; charset=utf-8` (Prometheus 3 refuses a scrape
-//!   without it); the query string (soketi's `?json=1`) is ignored;
+//!   without it); with `?json=<anything non-empty>`, soketi's JSON form instead
+//!   ([`super::json`], `application/json`; docs/compat.md, `metrics-json`);
 //! - `GET /`: `OK`; `GET /ready`: `OK`, or 503 with soketi's "server is closing" JSON while
 //!   the server shuts down;
 //! - `GET /usage`: `{"memory":{"free","used","total","percent"}}` (see [`memory_usage`]);
@@ -32,6 +33,7 @@ use std::time::{Duration, Instant};
 use mio::{Poll, Waker};
 
 use super::encode::{render, ScrapeContext, CONTENT_TYPE};
+use super::json::exposition_to_json;
 use super::process::{heap_bytes, memory_usage, snapshot};
 use super::stats::Stats;
 use crate::apps::{Apps, StaticStore};
@@ -222,7 +224,15 @@ impl Context {
                         process: Some(&process),
                     },
                 );
-                self.respond(req, 200, CONTENT_TYPE, &body, &[]);
+                // soketi: `?json=<anything non-empty>` gives prom-client's JSON form.
+                if crate::http::query_get(head.query, "json").is_some_and(|v| !v.is_empty()) {
+                    let text = String::from_utf8_lossy(&body);
+                    let mut json = Vec::with_capacity(body.len() * 2);
+                    exposition_to_json(&text, &mut json);
+                    self.respond(req, 200, JSON, &json, &[]);
+                } else {
+                    self.respond(req, 200, CONTENT_TYPE, &body, &[]);
+                }
                 self.msg = body;
             }
             "/" => self.respond(req, 200, TEXT, b"OK", &[]),
@@ -407,15 +417,30 @@ mod tests {
             .unwrap()
             .2;
         assert!(rss > 1e6 && rss < 1e10, "{rss}");
-        // Counters move between scrapes; the query string is ignored.
+        // Counters move between scrapes; an empty `json` (as soketi) or another query keeps
+        // the text form.
         state
             .stats
             .reactor(1)
             .add(0, crate::metrics::AppCounter::NewConnections, 1000);
-        let r = get(&server, "/metrics?json=1");
+        let r = get(&server, "/metrics?json=&x=1");
+        assert_eq!(r.header("Content-Type"), Some(CONTENT_TYPE));
         assert!(r
             .text()
             .contains("soketi_6001_new_connections_total{app_id=\"app-1\",port=\"6001\"} 1023\n"));
+        // `json=<anything non-empty>`: prom-client's JSON form.
+        let r = get(&server, "/metrics?json=1");
+        assert_eq!(r.header("Content-Type"), Some(JSON));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let family = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "soketi_6001_new_connections_total")
+            .unwrap();
+        assert_eq!(family["type"], "counter");
+        assert_eq!(family["values"][0]["value"], 1023);
+        assert_eq!(family["values"][0]["labels"]["app_id"], "app-1");
         server.stop();
     }
 

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod encode;
+pub mod json;
 pub mod listener;
 pub mod names;
 pub mod process;

@@ -10,6 +10,27 @@
 //! the reactor flushes it. Nothing here touches a socket, so the decisions are unit-tested
 //! without one (`tests.rs`).
 
+/// A debug line on stderr when `DEBUG` is on (docs/compat.md, `debug-log`): connections
+/// opened and closed (with the close code), subscriptions, auth failures. Off, it costs one
+/// `bool` test at the call site and formats nothing; the call sites are per connection or
+/// per subscription, never per delivered message.
+macro_rules! debug_log {
+    ($ctx:expr, $($arg:tt)*) => {
+        if $ctx.shared.config.debug {
+            $crate::session::write_debug_line(format_args!($($arg)*));
+        }
+    };
+}
+
+/// Writes one debug line to stderr in a single write, so that lines from different reactors
+/// do not interleave.
+#[cold]
+pub(crate) fn write_debug_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let line = format!("fanoutd: debug: {args}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 pub(crate) mod http1;
 use http1::Req;
 mod rest;
@@ -396,8 +417,15 @@ impl Context {
     /// Stops the socket at once (peer gone, I/O error, timeout). The slot is freed at the
     /// end of the iteration.
     pub(crate) fn kill(&mut self, idx: u32) {
-        if self.live(idx).is_none() {
+        let Some(phase) = self.live(idx).map(|c| c.phase) else {
             return;
+        };
+        if phase == Phase::WebSocket {
+            debug_log!(
+                self,
+                "socket {}: connection lost (no close frame)",
+                self.socket_id_of(idx)
+            );
         }
         self.leave_all(idx);
         self.release_body(idx);
@@ -480,11 +508,23 @@ impl Context {
         }
     }
 
+    /// The socket id of slot `idx`, for debug lines.
+    pub(crate) fn socket_id_of(&self, idx: u32) -> String {
+        let mut id = String::with_capacity(24);
+        self.socket_ref(idx).socket_id(&mut id);
+        id
+    }
+
     /// Queues a close frame and lets the socket finish: the flush half-closes it.
     pub(crate) fn close_ws(&mut self, idx: u32, code: u16, reason: &str) {
         if self.live(idx).is_none_or(|c| c.phase != Phase::WebSocket) {
             return;
         }
+        debug_log!(
+            self,
+            "socket {}: closed with code {code} {reason:?}",
+            self.socket_id_of(idx)
+        );
         self.leave_all(idx);
         let out = self.output(idx);
         ws::frame::write_close(out, code, reason);

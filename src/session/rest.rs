@@ -239,24 +239,31 @@ impl Context {
         {
             return self.respond_error(req, ApiError::new(401, e.message()));
         }
+        // What the handler's rate limiter decided, for the response headers.
+        let mut rate = None;
         let result = match segments.as_slice() {
-            ["events"] => self.api_events(app, body),
-            ["batch_events"] => self.api_batch(app, body),
+            ["events"] => self.api_events(app, body, &mut rate),
+            ["batch_events"] => self.api_batch(app, body, &mut rate),
             ["users", user, "terminate_connections"] => {
                 let user = http::percent_decode(user, false);
                 self.api_terminate(app, &user)
             }
-            ["channels"] => self.api_channels(app, head.query),
+            ["channels"] => self.api_channels(app, head.query, &mut rate),
             ["channels", name] => {
                 let name = http::percent_decode(name, false);
-                self.api_channel(app, &name)
+                self.api_channel(app, &name, &mut rate)
             }
             ["channels", name, "users"] => {
                 let name = http::percent_decode(name, false);
-                self.api_users(app, &name, head.query)
+                self.api_users(app, &name, head.query, &mut rate)
             }
             _ => unreachable!("routes were matched above"),
         };
+        let rate_headers = rate.map(rate_limit_headers).unwrap_or_default();
+        let extra: Vec<(&str, &str)> = rate_headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
         match result {
             Ok(resp) => {
                 let s = self.stats.reactor(self.id as usize);
@@ -268,21 +275,31 @@ impl Context {
                     body.len().max(2) as u64,
                 );
                 s.add(app.idx, AppCounter::HttpTransmittedBytes, resp.len() as u64);
-                self.respond_json(req, 200, &resp);
+                self.respond(req, 200, "application/json", &resp, &extra);
             }
-            Err(e) => self.respond_error(req, e),
+            Err(e) => {
+                let body = serde_json::json!({"error": e.message, "code": e.status}).to_string();
+                self.respond(req, e.status, "application/json", body.as_bytes(), &extra);
+            }
         }
     }
 
-    fn read_limit(&self, app: &App) -> Result<(), ApiError> {
-        match app.consume_read_request(unix_now() as u64) {
-            RateDecision::Rejected => Err(ApiError::new(429, "Too many requests.")),
+    fn read_limit(&self, app: &App, rate: &mut Option<RateDecision>) -> Result<(), ApiError> {
+        let decision = app.consume_read_request(unix_now_ms());
+        *rate = Some(decision);
+        match decision {
+            RateDecision::Rejected { .. } => Err(ApiError::new(429, "Too many requests.")),
             _ => Ok(()),
         }
     }
 
-    fn api_channels(&self, app: &App, query: &str) -> Result<Vec<u8>, ApiError> {
-        self.read_limit(app)?;
+    fn api_channels(
+        &self,
+        app: &App,
+        query: &str,
+        rate: &mut Option<RateDecision>,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.read_limit(app, rate)?;
         let prefix = http::query_get(query, "filter_by_prefix").unwrap_or_default();
         let info = http::query_get(query, "info").unwrap_or_default();
         let want_users = info.split(',').any(|i| i == "user_count");
@@ -317,8 +334,13 @@ impl Context {
         Ok(out)
     }
 
-    fn api_channel(&self, app: &App, name: &str) -> Result<Vec<u8>, ApiError> {
-        self.read_limit(app)?;
+    fn api_channel(
+        &self,
+        app: &App,
+        name: &str,
+        rate: &mut Option<RateDecision>,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.read_limit(app, rate)?;
         let (subs, users) = self.shared.directory.channel(app.idx, name);
         let mut v = serde_json::json!({
             "subscription_count": subs,
@@ -330,8 +352,14 @@ impl Context {
         Ok(v.to_string().into_bytes())
     }
 
-    fn api_users(&self, app: &App, name: &str, query: &str) -> Result<Vec<u8>, ApiError> {
-        self.read_limit(app)?;
+    fn api_users(
+        &self,
+        app: &App,
+        name: &str,
+        query: &str,
+        rate: &mut Option<RateDecision>,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.read_limit(app, rate)?;
         if channel::kind(name) != channel::Kind::Presence {
             return Err(ApiError::new(
                 400,
@@ -373,16 +401,28 @@ impl Context {
         Ok(br#"{"ok":true}"#.to_vec())
     }
 
-    fn backend_limit(&self, app: &App, points: usize) -> Result<(), ApiError> {
-        match app.consume_backend_events(points.max(1) as u64, unix_now() as u64) {
-            RateDecision::Rejected => Err(ApiError::new(429, "Too many requests.")),
+    fn backend_limit(
+        &self,
+        app: &App,
+        points: usize,
+        rate: &mut Option<RateDecision>,
+    ) -> Result<(), ApiError> {
+        let decision = app.consume_backend_events(points.max(1) as u64, unix_now_ms());
+        *rate = Some(decision);
+        match decision {
+            RateDecision::Rejected { .. } => Err(ApiError::new(429, "Too many requests.")),
             _ => Ok(()),
         }
     }
 
-    fn api_events(&mut self, app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    fn api_events(
+        &mut self,
+        app: &App,
+        body: &[u8],
+        rate: &mut Option<RateDecision>,
+    ) -> Result<Vec<u8>, ApiError> {
         let ev = rest::parse_event(body)?;
-        self.backend_limit(app, ev.channel_list().len())?;
+        self.backend_limit(app, ev.channel_list().len(), rate)?;
         rest::validate(&app.config, &ev)?;
         let except = exclusion(&ev);
         let mut p = inbox::Publish {
@@ -396,10 +436,15 @@ impl Context {
         Ok(br#"{"ok":true}"#.to_vec())
     }
 
-    fn api_batch(&mut self, app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    fn api_batch(
+        &mut self,
+        app: &App,
+        body: &[u8],
+        rate: &mut Option<RateDecision>,
+    ) -> Result<Vec<u8>, ApiError> {
         let b = rest::parse_batch(body)?;
         let points: usize = b.batch.iter().map(|e| e.channel_list().len()).sum();
-        self.backend_limit(app, points)?;
+        self.backend_limit(app, points, rate)?;
         let max = app.config.max_event_batch_size;
         if b.batch.len() > max {
             return Err(ApiError::new(
@@ -478,8 +523,74 @@ fn method_name(m: Method) -> &'static str {
     }
 }
 
+/// The headers of a request that went through a rate limiter (docs/compat.md, "Rate-limit
+/// headers"). Passing a limit (≥ 0), soketi's three: `Retry-After` with the seconds until the
+/// window ends as JavaScript prints `msBeforeNext / 1000` (`0.25`), `X-RateLimit-Limit`,
+/// `X-RateLimit-Remaining`. Refused (429): only `Retry-After`, in whole seconds as RFC 9110
+/// §10.2.3 has it (soketi sends none). No limit (-1): none.
+fn rate_limit_headers(decision: RateDecision) -> Vec<(&'static str, String)> {
+    match decision {
+        RateDecision::Unlimited => Vec::new(),
+        RateDecision::Allowed {
+            limit,
+            remaining,
+            reset_ms,
+        } => vec![
+            ("Retry-After", js_seconds(reset_ms)),
+            ("X-RateLimit-Limit", limit.to_string()),
+            ("X-RateLimit-Remaining", remaining.to_string()),
+        ],
+        RateDecision::Rejected { reset_ms } => {
+            vec![("Retry-After", reset_ms.div_ceil(1000).max(1).to_string())]
+        }
+    }
+}
+
+/// `ms / 1000` as JavaScript prints it: `1`, `0.5`, `0.25`, `0.001`.
+fn js_seconds(ms: u64) -> String {
+    let (whole, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The socket a publish must skip: a well-formed id of a socket we never issued (or that
 /// is gone) excludes nobody.
 fn exclusion(ev: &EventBody<'_>) -> Option<SocketRef> {
     ev.socket_id.as_deref().and_then(SocketRef::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_headers_as_soketi_and_retry_after_on_429() {
+        assert_eq!(js_seconds(1000), "1");
+        assert_eq!(js_seconds(250), "0.25");
+        assert_eq!(js_seconds(1), "0.001");
+        assert_eq!(js_seconds(730), "0.73");
+        assert!(rate_limit_headers(RateDecision::Unlimited).is_empty());
+        let passing = RateDecision::Allowed {
+            limit: 5,
+            remaining: 3,
+            reset_ms: 400,
+        };
+        let headers = [
+            ("Retry-After", "0.4".to_string()),
+            ("X-RateLimit-Limit", "5".to_string()),
+            ("X-RateLimit-Remaining", "3".to_string()),
+        ];
+        assert_eq!(rate_limit_headers(passing), headers);
+        let refused = rate_limit_headers(RateDecision::Rejected { reset_ms: 1 });
+        assert_eq!(refused, [("Retry-After", "1".to_string())]);
+    }
 }

@@ -138,6 +138,7 @@ impl Context {
         self.socket_ref(idx).socket_id(&mut id);
         let activity = self.shared.config.activity_timeout_secs;
         self.send_with(idx, |m| event::connection_established(m, &id, activity));
+        debug_log!(self, "socket {id}: opened (app {})", app.id());
     }
 
     // ------------------------------------------------------------ frames
@@ -247,6 +248,12 @@ impl Context {
         error: &str,
         status: u16,
     ) {
+        debug_log!(
+            self,
+            "socket {}: subscription to {channel:?} refused: {} {status} {error:?}",
+            self.socket_id(idx),
+            kind.unwrap_or("")
+        );
         self.send_with(idx, |m| {
             event::subscription_error(m, channel, kind, error, status)
         });
@@ -413,6 +420,7 @@ impl Context {
                 }
             }
         }
+        debug_log!(self, "socket {socket_id}: subscribed to {ch:?}");
         if kind != Kind::Public {
             // A successful private/presence join counts as authentication (soketi).
             if let Some(e) = self.conn_mut(idx).extra.as_mut() {
@@ -505,6 +513,12 @@ impl Context {
         };
         let sub = c.subs.swap_remove(i);
         self.leave_channel(idx, sub);
+        debug_log!(
+            self,
+            "socket {}: unsubscribed from {:?}",
+            self.socket_id(idx),
+            d.channel
+        );
     }
 
     // ------------------------------------------------------------ sign-in
@@ -518,6 +532,7 @@ impl Context {
         let socket_id = self.socket_id(idx);
         let parts: [&[u8]; 3] = [socket_id.as_bytes(), b"::user::", d.user_data.as_bytes()];
         if !auth::verify_socket_token(app.key(), app.secret(), &d.auth, &parts) {
+            debug_log!(self, "socket {socket_id}: sign-in refused: bad signature");
             return self.end(idx, Close::SigninRefused);
         }
         let user = serde_json::from_str::<UserData>(&d.user_data)

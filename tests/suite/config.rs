@@ -356,3 +356,137 @@ fn dotenv_in_the_working_directory_is_read() {
     }
     let _c = Client::connect(bin.addr, "dotenv-key");
 }
+
+/// Waits until the binary's stderr holds every one of `needles`; returns it.
+fn stderr_with(bin: &Bin, needles: &[&str]) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let err = bin.stderr();
+        if needles.iter().all(|n| err.contains(n)) {
+            return err;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stderr never showed all of {needles:?}:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Settings soketi would use and fanoutd does not yet are accepted and named once each in a
+/// start-up warning on stderr; settings that work give none (docs/compat.md, `no-effect`).
+#[test]
+fn settings_without_effect_are_warned_about_at_start_up() {
+    let webhooks = r#"[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied"]}]"#;
+    let bin = start_bin(
+        &[
+            ("SOKETI_DEFAULT_APP_WEBHOOKS", webhooks),
+            ("SOKETI_QUEUE_REDIS_CONCURRENCY", "2"),
+            ("SOKETI_APP_MANAGER_MYSQL_USE_V2", "true"),
+            ("SOKETI_WEBHOOKS_BATCHING_DURATION", "100"),
+            ("SOKETI_EVENT_MAX_BATCH_SIZE", "20"),
+        ],
+        &[],
+    );
+    let err = stderr_with(&bin, &["listening on"]);
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("fanoutd: warning: "))
+        .collect();
+    for name in [
+        "app app-id: webhooks",
+        "SOKETI_QUEUE_REDIS_CONCURRENCY",
+        "SOKETI_APP_MANAGER_MYSQL_USE_V2",
+        "SOKETI_WEBHOOKS_BATCHING_DURATION",
+    ] {
+        let n = warnings.iter().filter(|l| l.contains(name)).count();
+        assert_eq!(n, 1, "{name}: {err}");
+    }
+    assert_eq!(warnings.len(), 4, "{err}");
+    // The server runs: the settings were accepted.
+    let c = Client::connect(bin.addr, "app-key");
+    drop(c);
+
+    // Nothing given without effect: no warning, and no debug lines unless asked for.
+    let bin = start_bin(&[("SOKETI_EVENT_MAX_BATCH_SIZE", "20")], &[]);
+    let mut c = Client::connect(bin.addr, "app-key");
+    c.subscribe("quiet");
+    let err = stderr_with(&bin, &["listening on"]);
+    assert!(!err.contains("warning"), "{err}");
+    assert!(!err.contains("debug"), "{err}");
+}
+
+/// `SOKETI_DEBUG=true`: connections opened and closed (with their codes), subscriptions and
+/// auth failures go to stderr, one line each (docs/compat.md, `debug-log`).
+#[test]
+fn debug_logs_connections_subscriptions_auth_failures_and_closes() {
+    let bin = start_bin(&[("SOKETI_DEBUG", "true")], &[]);
+    let mut c = Client::connect(bin.addr, "app-key");
+    let id = c.socket_id.clone();
+    c.subscribe("news");
+    c.send(json!({"event": "pusher:subscribe",
+        "data": {"channel": "private-secret", "auth": "app-key:0000"}}));
+    let e = c.recv_event("pusher:subscription_error");
+    assert_eq!(e["channel"], "private-secret");
+    c.send(json!({"event": "pusher:unsubscribe", "data": {"channel": "news"}}));
+    // A bad sign-in closes the socket with 4009.
+    c.send(json!({"event": "pusher:signin",
+        "data": {"auth": "app-key:0000", "user_data": "{\"id\":\"1\"}"}}));
+    assert_eq!(c.expect_close(), Some(4009));
+    // A second socket that just goes away.
+    let c2 = Client::connect(bin.addr, "app-key");
+    let id2 = c2.socket_id.clone();
+    drop(c2);
+    let opened = format!("socket {id}: opened (app app-id)");
+    let subscribed = format!("socket {id}: subscribed to \"news\"");
+    let refused = format!("socket {id}: subscription to \"private-secret\" refused: AuthError 401");
+    let unsubscribed = format!("socket {id}: unsubscribed from \"news\"");
+    let signin = format!("socket {id}: sign-in refused: bad signature");
+    let closed = format!("socket {id}: closed with code 4009");
+    let opened2 = format!("socket {id2}: opened (app app-id)");
+    let gone2 = format!("socket {id2}: ");
+    let err = stderr_with(
+        &bin,
+        &[
+            "fanoutd: debug logging is on",
+            &opened,
+            &subscribed,
+            &refused,
+            &unsubscribed,
+            &signin,
+            &closed,
+            &opened2,
+        ],
+    );
+    // The vanished socket's end is logged too: a close frame or a lost connection.
+    let deadline = Instant::now() + WAIT;
+    let mut err = err;
+    while !err
+        .lines()
+        .any(|l| l.contains(&gone2) && (l.contains("closed with code") || l.contains("lost")))
+    {
+        assert!(Instant::now() < deadline, "no end for {id2}:\n{err}");
+        std::thread::sleep(Duration::from_millis(20));
+        err = bin.stderr();
+    }
+    // Each event once, in order.
+    let debug: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("fanoutd: debug: ") && l.contains(&format!("socket {id}:")))
+        .collect();
+    let expected = [
+        &opened,
+        &subscribed,
+        &refused,
+        &unsubscribed,
+        &signin,
+        &closed,
+    ];
+    assert_eq!(debug.len(), expected.len(), "{err}");
+    for (line, want) in debug.iter().zip(expected) {
+        assert!(
+            line.contains(want.as_str()),
+            "{line:?} should contain {want:?}\n{err}"
+        );
+    }
+}

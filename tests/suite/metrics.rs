@@ -449,3 +449,66 @@ fn client_events_and_presence_messages_are_counted() {
         app_value(&srv, s, "ws_messages_sent_total") == tx0 + 2.0
     });
 }
+
+/// `/metrics?json=<non-empty>`: prom-client's JSON form as soketi serves it, with
+/// `Content-Type: application/json`; without it (or with `json=` empty) the text form. HEAD
+/// answers both without a body (docs/compat.md, `metrics-json`).
+#[test]
+fn metrics_json_is_soketis_prom_client_form() {
+    let srv = TestServer::default();
+    let _c = srv.client();
+    let p = srv.addr.port();
+    let connected = format!("soketi_{p}_connected");
+    let r = get(srv.metrics_addr, "/metrics?json=1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let families = r.json();
+    let families = families.as_array().expect("an array of families");
+    let text = srv.metrics();
+    assert_eq!(families.len(), text.matches("# TYPE ").count());
+    for f in families {
+        let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["aggregator", "help", "name", "type", "values"],
+            "{f}"
+        );
+        assert!(f["values"].is_array());
+    }
+    let family = families
+        .iter()
+        .find(|f| f["name"] == connected.as_str())
+        .unwrap_or_else(|| panic!("no {connected} in {families:?}"));
+    assert_eq!(family["type"], "gauge");
+    assert_eq!(family["help"], "The number of currently connected sockets.");
+    assert_eq!(
+        family["values"],
+        json!([{"value": 1, "labels": {"app_id": "app-id", "port": p.to_string()}}])
+    );
+
+    // Without the query, or with an empty value: the text exposition.
+    for path in ["/metrics", "/metrics?json=", "/metrics?other=1"] {
+        let r = get(srv.metrics_addr, path);
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8"),
+            "{path}"
+        );
+        assert!(r.body.starts_with("# HELP "), "{path}");
+    }
+
+    // HEAD: the same status and headers, no body.
+    for (path, content_type) in [
+        ("/metrics?json=1", "application/json"),
+        ("/metrics", "text/plain; version=0.0.4; charset=utf-8"),
+    ] {
+        let r = http(
+            srv.metrics_addr,
+            format!("HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some(content_type), "{path}");
+        assert!(r.body.is_empty(), "{path}: {}", r.body);
+    }
+}

@@ -315,3 +315,70 @@ fn channel_names_with_punctuation_can_be_read_raw_or_percent_encoded() {
         json!({"users": [{"id": "u"}]})
     );
 }
+
+/// soketi's rate-limit headers on requests that pass a limit: `Retry-After` (fractional
+/// seconds until the window ends), `X-RateLimit-Limit`, `X-RateLimit-Remaining`; a 429 carries
+/// `Retry-After` in whole seconds (fanoutd's addition) and no `X-RateLimit-*`; no limit, no
+/// headers (docs/compat.md, "Rate-limit headers").
+#[test]
+fn rate_limit_headers_on_passing_requests_and_retry_after_on_429() {
+    let mut cfg = config();
+    app(&mut cfg).max_read_req_per_sec = 2;
+    app(&mut cfg).max_backend_events_per_sec = 3;
+    let srv = TestServer::start(cfg);
+    let retry = |r: &Response| -> f64 {
+        let v = r
+            .header("Retry-After")
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!(v > 0.0 && v <= 1.0, "{v}");
+        v
+    };
+    let reads = in_one_second(|| {
+        (0..3)
+            .map(|_| srv.rest("GET", "/channels", &[], ""))
+            .collect::<Vec<_>>()
+    });
+    for (r, remaining) in reads[..2].iter().zip(["1", "0"]) {
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.header("X-RateLimit-Limit"), Some("2"));
+        assert_eq!(r.header("X-RateLimit-Remaining"), Some(remaining));
+        retry(r);
+    }
+    let refused = &reads[2];
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    assert_eq!(refused.header("X-RateLimit-Limit"), None);
+    assert_eq!(refused.header("X-RateLimit-Remaining"), None);
+
+    // Publishing: points = channels. A request that passes the limit and then fails
+    // validation keeps the headers, as in soketi (they are written before validation).
+    let two = json!({"name": "ev", "channels": ["a", "b"], "data": "{}"}).to_string();
+    let bad = json!({"name": "ev", "channel": "a", "data": ""}).to_string();
+    let (ok, invalid, over) = in_one_second(|| {
+        (
+            srv.rest("POST", "/events", &[], &two),
+            srv.rest("POST", "/events", &[], &bad),
+            srv.trigger("a", "ev", &json!({})),
+        )
+    });
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.header("X-RateLimit-Limit"), Some("3"));
+    assert_eq!(ok.header("X-RateLimit-Remaining"), Some("1"));
+    retry(&ok);
+    assert_eq!(invalid.status, 400, "{invalid:?}");
+    assert_eq!(invalid.header("X-RateLimit-Remaining"), Some("0"));
+    assert_eq!(over.status, 429);
+    assert_eq!(over.header("Retry-After"), Some("1"));
+
+    // No limit (-1, the default): no headers at all.
+    let srv = TestServer::start(config());
+    let r = srv.rest("GET", "/channels", &[], "");
+    assert_eq!(r.status, 200);
+    for name in ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"] {
+        assert_eq!(r.header(name), None, "{name}");
+    }
+    let r = srv.trigger("a", "ev", &json!({}));
+    assert_eq!(r.header("X-RateLimit-Limit"), None);
+}
