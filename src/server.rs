@@ -83,6 +83,7 @@ impl Server {
             polls.push(poll);
         }
         let inboxes: Arc<[Inbox]> = inboxes.into();
+        let (lister, list_jobs) = crate::session::listing::channel();
         let closing = Arc::new(AtomicBool::new(false));
         let public_port = addr.port();
         let shared = Arc::new(Shared {
@@ -102,8 +103,10 @@ impl Server {
             node_id: crate::conn::new_node_id(crate::sys::random_seed()),
             service: Service::Public,
             pending_body_bytes: Default::default(),
+            lister: Some(lister),
             config,
         });
+        crate::session::listing::spawn(list_jobs, Arc::downgrade(&shared))?;
         let mut reactors = Vec::with_capacity(n);
         for (i, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
             listener.set_nonblocking(true)?;

@@ -50,9 +50,9 @@ pub mod flags {
     /// it may come while input is paused or deferred: from then on a short read does not
     /// mean "wait for the next event", the socket is read on until its EOF.
     pub const HUP_REPORTED: u16 = 1 << 9;
-    /// The app store has not answered yet: input is held (not read, not processed) until
-    /// its answer arrives through the inbox.
-    pub const AWAITING_APP: u16 = 1 << 10;
+    /// Waiting for an answer from off the reactor (the app store, the listing worker): input
+    /// is held (not read, not processed) until it arrives through the inbox.
+    pub const AWAITING: u16 = 1 << 10;
 }
 
 /// One subscription of a connection: the local channel and the connection's position in
@@ -70,6 +70,20 @@ pub struct PendingBody {
     pub reserved: u64,
     /// How far a chunked body has been read.
     pub scanner: crate::http::chunked::Scanner,
+}
+
+/// A response whose body is being built off the reactor: what writing it will need.
+#[derive(Debug)]
+pub struct DeferredResponse {
+    pub keep_alive: bool,
+    pub head_only: bool,
+    pub http10: bool,
+    /// Dense app index, for the HTTP counters.
+    pub app: u32,
+    /// Bytes of the request body, for the HTTP counters.
+    pub request_bytes: u64,
+    /// Extra response headers (the rate-limit ones).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// A connection's app lookup that the store answers late.
@@ -97,6 +111,8 @@ pub struct Extra {
     pub app_lookup: Option<AppLookup>,
     /// The body being received, while it is unfinished.
     pub body: Option<PendingBody>,
+    /// A response being built off the reactor.
+    pub deferred: Option<DeferredResponse>,
 }
 
 /// A connection. Kept small: it lives in the reactor's slab for as long as the socket does.

@@ -148,6 +148,7 @@ impl MetricsServer {
                 max_connections: tuning.max_conns,
             },
             pending_body_bytes: Default::default(),
+            lister: None,
             config,
         });
         let reactor = Reactor::new(0, poll, listener, shared.clone());

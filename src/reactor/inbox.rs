@@ -65,6 +65,13 @@ pub enum Command {
         gen: u32,
         answer: Answer,
     },
+    /// A channel listing built off the reactor, for the connection in `slot` (if it is still
+    /// generation `gen`).
+    Listed {
+        slot: u32,
+        gen: u32,
+        body: Vec<u8>,
+    },
     /// Start the graceful shutdown.
     Shutdown,
 }

@@ -268,7 +268,7 @@ impl Reactor {
             let Some(conn) = self.cx.live_mut(idx) else {
                 return;
             };
-            if conn.has(flags::READ_PAUSED | flags::AWAITING_APP) {
+            if conn.has(flags::READ_PAUSED | flags::AWAITING) {
                 // Resumed by the flush that drains its output, or by the app store's answer.
                 return;
             }

@@ -66,6 +66,9 @@ pub(crate) enum Next {
     Upgraded,
     /// The app store answers later: the request stays unconsumed, input is held.
     Wait,
+    /// The response is being built off the reactor: the request is consumed, the input
+    /// after it is held until the response is written.
+    Hold,
 }
 
 impl Context {
@@ -161,6 +164,7 @@ impl Context {
                 Next::KeepAlive => {}
                 Next::Close => return buf.len(),
                 Next::Wait => return pos - total,
+                Next::Hold => return pos,
                 Next::Upgraded => {
                     let n = self.process_ws(idx, &mut buf[pos..]);
                     return pos + n;

@@ -32,6 +32,7 @@ pub(crate) fn write_debug_line(args: std::fmt::Arguments<'_>) {
 }
 
 pub(crate) mod http1;
+pub mod listing;
 use http1::Req;
 mod rest;
 mod websocket;
@@ -87,6 +88,8 @@ pub struct Shared {
     pub node_id: u32,
     /// What the reactors over this state serve.
     pub service: Service,
+    /// Where channel listings are built, off the reactors (`None`: built in place).
+    pub lister: Option<listing::Lister>,
     /// Bytes that unfinished request bodies hold now, all reactors together (capped by
     /// `config.http.max_pending_body_bytes`).
     pub pending_body_bytes: std::sync::atomic::AtomicU64,
@@ -217,7 +220,7 @@ impl Context {
     fn await_app(&mut self, idx: u32, asked: &str) {
         let now = self.now;
         let c = self.conn_mut(idx);
-        c.set(flags::AWAITING_APP);
+        c.set(flags::AWAITING);
         c.mark = now;
         c.extra_mut().app_lookup = Some(AppLookup::Waiting(asked.into()));
     }
@@ -237,18 +240,50 @@ impl Context {
             s.gen == gen
                 && s.conn
                     .as_ref()
-                    .is_some_and(|c| c.has(flags::AWAITING_APP) && !c.has(flags::DEAD))
+                    .is_some_and(|c| c.has(flags::AWAITING) && !c.has(flags::DEAD))
         });
         if !waiting {
             return; // the connection is gone (or timed out waiting)
         }
         let c = self.conn_mut(slot);
-        c.clear(flags::AWAITING_APP);
+        c.clear(flags::AWAITING);
         match c.phase {
             Phase::WebSocket => self.opened(slot, answer, None),
             Phase::Http => c.extra_mut().app_lookup = Some(AppLookup::Answered(answer)),
             Phase::Closing => return,
         }
+        self.resumed.push(slot);
+    }
+
+    /// A listing built off the reactor: write it as the response its request waits for,
+    /// then let the connection's held input go on.
+    fn listed(&mut self, slot: u32, gen: u32, body: Vec<u8>) {
+        let waiting = self.slots.get(slot as usize).is_some_and(|s| {
+            s.gen == gen
+                && s.conn.as_ref().is_some_and(|c| {
+                    c.has(flags::AWAITING) && !c.has(flags::DEAD) && c.phase == Phase::Http
+                })
+        });
+        let deferred = waiting
+            .then(|| self.conn_mut(slot).extra.as_mut()?.deferred.take())
+            .flatten();
+        let Some(d) = deferred else {
+            return; // the connection is gone, or timed out waiting
+        };
+        self.conn_mut(slot).clear(flags::AWAITING);
+        let s = self.stats.reactor(self.id as usize);
+        let app = d.app as usize;
+        s.add(app, AppCounter::HttpCallsReceived, 1);
+        s.add(app, AppCounter::HttpReceivedBytes, d.request_bytes.max(2));
+        s.add(app, AppCounter::HttpTransmittedBytes, body.len() as u64);
+        let req = Req {
+            idx: slot,
+            keep_alive: d.keep_alive,
+            head_only: d.head_only,
+            http10: d.http10,
+        };
+        let headers: Vec<(&str, &str)> = d.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        self.respond(req, 200, "application/json", &body, &headers);
         self.resumed.push(slot);
     }
 
@@ -565,12 +600,12 @@ impl Context {
                 continue;
             };
             let since_mark = now.wrapping_sub(c.mark);
-            if c.has(flags::AWAITING_APP) {
+            if c.has(flags::AWAITING) {
                 // A store should answer "unavailable" itself when it cannot answer; this
                 // bounds the wait should it not.
                 if since_mark >= request {
                     let phase = c.phase;
-                    self.conn_mut(idx).clear(flags::AWAITING_APP);
+                    self.conn_mut(idx).clear(flags::AWAITING);
                     match phase {
                         Phase::WebSocket => self.opened(idx, Answer::Unavailable, None),
                         _ => self.store_unavailable(Req::last(idx)),
@@ -626,6 +661,7 @@ impl Context {
                 Command::Presence(p) => self.deliver_presence(&p),
                 Command::Terminate { app, user_id } => self.terminate_user(app, &user_id),
                 Command::AppAnswer { slot, gen, answer } => self.app_answered(slot, gen, answer),
+                Command::Listed { slot, gen, body } => self.listed(slot, gen, body),
                 Command::Shutdown => self.stop_requested = true,
             }
         }

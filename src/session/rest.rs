@@ -7,9 +7,10 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::http1::{Next, Req};
+use super::listing::{channel_listing, ListJob};
 use super::{Context, Service};
 use crate::apps::{Answer, App, Lookup, RateDecision};
-use crate::conn::SocketRef;
+use crate::conn::{flags, DeferredResponse, SocketRef};
 use crate::http::{self, Head, Method};
 use crate::metrics::stats::AppCounter;
 use crate::pusher::auth::{self, RestRequest};
@@ -31,6 +32,8 @@ const STORE_RETRY_AFTER_SECS: &str = "5";
 #[derive(Debug, PartialEq, Eq)]
 enum Api {
     Answered,
+    /// The response is being built off the reactor; the connection's input waits for it.
+    Held,
     /// The app store will answer later; the request waits with its input held.
     Waiting,
 }
@@ -76,8 +79,10 @@ impl Context {
                         };
                     }
                 } else if let Some(rest) = path.strip_prefix("/apps/") {
-                    if self.api(req, head, rest, body) == Api::Waiting {
-                        return Next::Wait;
+                    match self.api(req, head, rest, body) {
+                        Api::Waiting => return Next::Wait,
+                        Api::Held => return Next::Hold,
+                        Api::Answered => {}
                     }
                     return done(self);
                 }
@@ -147,8 +152,7 @@ impl Context {
                 return Api::Answered;
             }
         };
-        self.api_call(req, head, &app, route, body);
-        Api::Answered
+        self.api_call(req, head, &app, route, body)
     }
 
     /// What a request's head tells before its body arrives (see `body_pending` in http1.rs):
@@ -218,14 +222,16 @@ impl Context {
     }
 
     /// `/apps/{id}/{route}` for a known app: signature, rate limit, then the handler.
-    fn api_call(&mut self, req: Req, head: &Head<'_>, app: &App, route: &str, body: &[u8]) {
+    fn api_call(&mut self, req: Req, head: &Head<'_>, app: &App, route: &str, body: &[u8]) -> Api {
         let method = method_name(head.method);
         let segments: Vec<&str> = route.split('/').collect();
         let Some(allowed) = api_method(&segments) else {
-            return self.not_found(req);
+            self.not_found(req);
+            return Api::Answered;
         };
         if method != allowed && !(allowed == "GET" && method == "HEAD") {
-            return self.method_not_allowed(req, allowed);
+            self.method_not_allowed(req, allowed);
+            return Api::Answered;
         }
         let signed = RestRequest {
             method,
@@ -237,11 +243,18 @@ impl Context {
         if let Err(e) =
             auth::verify_rest_request(&signed, app.key(), app.secret(), unix_now(), window)
         {
-            return self.respond_error(req, ApiError::new(401, e.message()));
+            self.respond_error(req, ApiError::new(401, e.message()));
+            return Api::Answered;
         }
         // What the handler's rate limiter decided, for the response headers.
         let mut rate = None;
         let result = match segments.as_slice() {
+            ["channels"] if self.shared.lister.is_some() => {
+                match self.list_channels_later(req, app, head.query, body.len(), &mut rate) {
+                    Ok(()) => return Api::Held,
+                    Err(e) => Err(e),
+                }
+            }
             ["events"] => self.api_events(app, body, &mut rate),
             ["batch_events"] => self.api_batch(app, body, &mut rate),
             ["users", user, "terminate_connections"] => {
@@ -282,6 +295,7 @@ impl Context {
                 self.respond(req, e.status, "application/json", body.as_bytes(), &extra);
             }
         }
+        Api::Answered
     }
 
     fn read_limit(&self, app: &App, rate: &mut Option<RateDecision>) -> Result<(), ApiError> {
@@ -293,6 +307,54 @@ impl Context {
         }
     }
 
+    /// `GET /channels` through the listing thread (see [`super::listing`]): checks and rate
+    /// limit here, the body there; the connection waits with its input held.
+    fn list_channels_later(
+        &mut self,
+        req: Req,
+        app: &App,
+        query: &str,
+        request_bytes: usize,
+        rate: &mut Option<RateDecision>,
+    ) -> Result<(), ApiError> {
+        self.read_limit(app, rate)?;
+        let (prefix, want_users) = listing_params(query)?;
+        let gen = self.slots[req.idx as usize].gen;
+        let job = ListJob {
+            app: app.idx,
+            prefix,
+            want_users,
+            reactor: self.id,
+            slot: req.idx,
+            gen,
+        };
+        let sent = self
+            .shared
+            .lister
+            .as_ref()
+            .is_some_and(|l| l.send(job).is_ok());
+        if !sent {
+            return Err(ApiError::new(
+                500,
+                "The channel listing could not be started.",
+            ));
+        }
+        let headers = rate.map(rate_limit_headers).unwrap_or_default();
+        let now = self.now;
+        let c = self.conn_mut(req.idx);
+        c.set(flags::AWAITING);
+        c.mark = now;
+        c.extra_mut().deferred = Some(DeferredResponse {
+            keep_alive: req.keep_alive,
+            head_only: req.head_only,
+            http10: req.http10,
+            app: app.idx as u32,
+            request_bytes: request_bytes as u64,
+            headers,
+        });
+        Ok(())
+    }
+
     fn api_channels(
         &self,
         app: &App,
@@ -300,38 +362,13 @@ impl Context {
         rate: &mut Option<RateDecision>,
     ) -> Result<Vec<u8>, ApiError> {
         self.read_limit(app, rate)?;
-        let prefix = http::query_get(query, "filter_by_prefix").unwrap_or_default();
-        let info = http::query_get(query, "info").unwrap_or_default();
-        let want_users = info.split(',').any(|i| i == "user_count");
-        if want_users && !prefix.starts_with("presence-") {
-            return Err(ApiError::new(
-                400,
-                "user_count may only be requested with filter_by_prefix=presence-",
-            ));
-        }
-        // Written as it is visited, with no copy of the names and no JSON tree: a listing of
-        // 100,000 channels costs its bytes and little else (docs/compat.md, `huge-listings`).
-        let mut out = br#"{"channels":{"#.to_vec();
-        let mut first = true;
-        let mut n = itoa::Buffer::new();
-        self.shared
-            .directory
-            .visit_channels(app.idx, &prefix, |name, subs, users| {
-                if !std::mem::take(&mut first) {
-                    out.push(b',');
-                }
-                event::write_str(&mut out, name);
-                out.extend_from_slice(br#":{"subscription_count":"#);
-                out.extend_from_slice(n.format(subs).as_bytes());
-                out.extend_from_slice(br#","occupied":true"#);
-                if want_users {
-                    out.extend_from_slice(br#","user_count":"#);
-                    out.extend_from_slice(n.format(users).as_bytes());
-                }
-                out.push(b'}');
-            });
-        out.extend_from_slice(b"}}");
-        Ok(out)
+        let (prefix, want_users) = listing_params(query)?;
+        Ok(channel_listing(
+            &self.shared.directory,
+            app.idx,
+            &prefix,
+            want_users,
+        ))
     }
 
     fn api_channel(
@@ -498,6 +535,20 @@ impl Context {
             self.msg = json;
         }
     }
+}
+
+/// `filter_by_prefix` and whether `info` asks for `user_count` (only with a presence prefix).
+fn listing_params(query: &str) -> Result<(String, bool), ApiError> {
+    let prefix = http::query_get(query, "filter_by_prefix").unwrap_or_default();
+    let info = http::query_get(query, "info").unwrap_or_default();
+    let want_users = info.split(',').any(|i| i == "user_count");
+    if want_users && !prefix.starts_with("presence-") {
+        return Err(ApiError::new(
+            400,
+            "user_count may only be requested with filter_by_prefix=presence-",
+        ));
+    }
+    Ok((prefix.into_owned(), want_users))
 }
 
 /// The method an API route takes (`HEAD` also goes where `GET` does); `None` for a path

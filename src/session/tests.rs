@@ -48,6 +48,7 @@ fn fixture_with(config: Config) -> Fixture {
         node_id: 5,
         service: super::Service::Public,
         pending_body_bytes: Default::default(),
+        lister: None,
         config,
     });
     Fixture {

@@ -145,7 +145,7 @@ impl Context {
 
     /// Decodes WebSocket frames from `buf`; returns the bytes consumed.
     pub(crate) fn process_ws(&mut self, idx: u32, buf: &mut [u8]) -> usize {
-        if self.conn(idx).has(flags::AWAITING_APP) {
+        if self.conn(idx).has(flags::AWAITING) {
             return 0; // held until the app store answers
         }
         let limits = ws::Limits {
