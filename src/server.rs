@@ -1,5 +1,13 @@
 //! Start-up and shutdown: binds the listeners, starts one reactor per core and the metrics
 //! thread, and stops them gracefully.
+//!
+//! One process per public port: the reactors' listeners share the port through
+//! `SO_REUSEPORT`, which the kernel would also let a second fanoutd of the same user join —
+//! splitting new connections between two servers that know nothing of each other's
+//! subscribers. So a server first claims its port ([`PortLock`]); a second claim, from this
+//! process or another, fails with an "address in use" error that names host and port. A
+//! server on port 0 claims the port the kernel chose for it (the kernel never lets a bind to
+//! port 0 join an existing `SO_REUSEPORT` group, so servers on port 0 never conflict).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -18,6 +26,7 @@ use crate::metrics::stats::Stats;
 use crate::reactor::inbox::{Command, Inbox};
 use crate::reactor::{token, Reactor};
 use crate::session::{Service, Shared};
+use crate::sys::{PortLock, SparePool};
 
 /// Listen backlog of each reactor's listener.
 const BACKLOG: i32 = 4096;
@@ -46,6 +55,8 @@ pub struct ServerHandle {
     shared: Arc<Shared>,
     reactors: Vec<JoinHandle<io::Result<()>>>,
     metrics: Option<MetricsServer>,
+    /// Held until the server is dropped (after its listeners are closed).
+    _port_lock: PortLock,
 }
 
 impl Server {
@@ -63,10 +74,18 @@ impl Server {
             None => Arc::new(StaticStore::new(&config.apps, &apps)),
         };
         let stats = Arc::new(Stats::new(n, apps.len()));
+        let wanted = SocketAddr::new(config.host, config.port);
+        let early_lock = match config.port {
+            0 => None,
+            port => Some(claim_port(wanted, port)?),
+        };
         // The first listener fixes the port (which may have been 0); the others share it.
-        let first =
-            crate::sys::reuseport_listener(SocketAddr::new(config.host, config.port), BACKLOG)?;
+        let first = crate::sys::reuseport_listener(wanted, BACKLOG)?;
         let addr = first.local_addr()?;
+        let port_lock = match early_lock {
+            Some(lock) => lock,
+            None => claim_port(addr, addr.port())?,
+        };
         let mut listeners = vec![first];
         for _ in 1..n {
             listeners.push(crate::sys::reuseport_listener(addr, BACKLOG)?);
@@ -84,6 +103,8 @@ impl Server {
         }
         let inboxes: Arc<[Inbox]> = inboxes.into();
         let (lister, list_jobs) = crate::session::listing::channel();
+        // One spare descriptor per reactor and one for the metrics listener, shared by all.
+        let spares = Arc::new(SparePool::new(n + 1));
         let closing = Arc::new(AtomicBool::new(false));
         let public_port = addr.port();
         let shared = Arc::new(Shared {
@@ -107,16 +128,8 @@ impl Server {
             config,
         });
         crate::session::listing::spawn(list_jobs, Arc::downgrade(&shared))?;
-        let mut reactors = Vec::with_capacity(n);
-        for (i, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
-            listener.set_nonblocking(true)?;
-            let listener = mio::net::TcpListener::from_std(listener);
-            let shared = shared.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("fanoutd-reactor-{i}"))
-                .spawn(move || Reactor::new(i as u8, poll, listener, shared).run())?;
-            reactors.push(handle);
-        }
+        // Everything the server holds is open before the reactors start taking connections
+        // (which, in a storm, may use every descriptor left).
         let state = Arc::new(MetricsState {
             stats,
             apps: shared.apps.clone(),
@@ -130,15 +143,45 @@ impl Server {
             closing,
             start_time_seconds: crate::metrics::process::start_time_seconds(),
         });
-        let metrics = MetricsServer::spawn(metrics_listener, state)?;
+        let metrics = MetricsServer::spawn(metrics_listener, state, spares.clone())?;
+        let mut reactors = Vec::with_capacity(n);
+        for (i, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
+            listener.set_nonblocking(true)?;
+            let listener = mio::net::TcpListener::from_std(listener);
+            let shared = shared.clone();
+            let spares = spares.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("fanoutd-reactor-{i}"))
+                .spawn(move || Reactor::new(i as u8, poll, listener, shared, spares).run())?;
+            reactors.push(handle);
+        }
         Ok(ServerHandle {
             addr,
             metrics_addr,
             shared,
             reactors,
             metrics: Some(metrics),
+            _port_lock: port_lock,
         })
     }
+}
+
+/// Claims `port` for this server; an "address in use" error naming `addr` when another
+/// server (in this process or another) already holds it.
+fn claim_port(addr: SocketAddr, port: u16) -> io::Result<PortLock> {
+    PortLock::claim(port).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "address in use: {addr} — another fanoutd already serves port {port} on \
+                     this host; a second one would split the connections with it"
+                ),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("claiming port {port} ({addr}): {e}"))
+        }
+    })
 }
 
 impl ServerHandle {

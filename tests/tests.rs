@@ -53,3 +53,7 @@ mod metrics;
 // Replays of the fuzz corpora (fuzz/corpus, fuzz/artifacts) on stable.
 #[path = "suite/fuzz_corpus.rs"]
 mod fuzz_corpus;
+
+// The process's limits: the open-files limit, one server per port.
+#[path = "suite/limits.rs"]
+mod limits;

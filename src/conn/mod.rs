@@ -53,6 +53,9 @@ pub mod flags {
     /// Waiting for an answer from off the reactor (the app store, the listing worker): input
     /// is held (not read, not processed) until it arrives through the inbox.
     pub const AWAITING: u16 = 1 << 10;
+    /// The socket holds the descriptor the reactor keeps in reserve (the metrics port at the
+    /// open-files limit): its first response closes it, so the descriptor comes back soon.
+    pub const NO_KEEP_ALIVE: u16 = 1 << 11;
 }
 
 /// One subscription of a connection: the local channel and the connection's position in

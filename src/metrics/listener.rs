@@ -44,6 +44,7 @@ use crate::reactor::inbox::{Command, Inbox};
 use crate::reactor::{token, Reactor};
 use crate::session::http1::{Next, Req};
 use crate::session::{Context, Service, Shared};
+use crate::sys::SparePool;
 
 /// Most metrics connections open at once; more are answered 503 and closed.
 pub const MAX_CONNS: usize = 64;
@@ -95,14 +96,16 @@ struct Tuning {
 
 impl MetricsServer {
     /// Serves `listener` (already bound, e.g. to `config.host:config.port`) on a new thread
-    /// named `metrics`.
+    /// named `metrics`, spending the server's `spares` at the open-files limit.
     pub fn spawn(
         listener: std::net::TcpListener,
         state: Arc<MetricsState>,
+        spares: Arc<SparePool>,
     ) -> io::Result<MetricsServer> {
         Self::spawn_tuned(
             listener,
             state,
+            spares,
             Tuning {
                 max_conns: MAX_CONNS,
                 idle_timeout: IDLE_TIMEOUT,
@@ -113,6 +116,7 @@ impl MetricsServer {
     fn spawn_tuned(
         listener: std::net::TcpListener,
         state: Arc<MetricsState>,
+        spares: Arc<SparePool>,
         tuning: Tuning,
     ) -> io::Result<MetricsServer> {
         listener.set_nonblocking(true)?;
@@ -151,7 +155,7 @@ impl MetricsServer {
             lister: None,
             config,
         });
-        let reactor = Reactor::new(0, poll, listener, shared.clone());
+        let reactor = Reactor::new(0, poll, listener, shared.clone(), spares);
         let thread = std::thread::Builder::new()
             .name("metrics".into())
             .spawn(move || reactor.run())?;
@@ -314,7 +318,13 @@ mod tests {
             max_conns: MAX_CONNS,
             idle_timeout: IDLE_TIMEOUT,
         });
-        let server = MetricsServer::spawn_tuned(listener, Arc::clone(&state), tuning).unwrap();
+        let server = MetricsServer::spawn_tuned(
+            listener,
+            Arc::clone(&state),
+            Arc::new(SparePool::new(1)),
+            tuning,
+        )
+        .unwrap();
         (server, state)
     }
 

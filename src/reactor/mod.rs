@@ -14,6 +14,18 @@
 //!    armed only after a short write), record publish-to-flush latencies;
 //! 5. free the slots of connections that died during the iteration.
 //!
+//! At the open-files limit (`EMFILE` / `ENFILE` on `accept`) a pending connection is not
+//! left waiting in the backlog: the reactor closes the descriptor it keeps in reserve
+//! ([`SpareFd`]), accepts the connection into the freed slot, writes the session's 503 and
+//! closes it, takes the spare back, and counts the socket once in
+//! `rejected_connections_total{reason="no_file_descriptors"}` — for as long as the backlog
+//! holds connections, within the accept budget. The spares are a pool shared by the
+//! server's reactors ([`SparePool`]: why shared is said there). The metrics port's reactor
+//! also keeps a spare of its own that it lends to one connection and *serves* (closing it
+//! after one response), so an operator can still scrape and see why; a connection that
+//! arrives while that one is open gets the 503. Only when no spare can be had (threads raced
+//! for the freed slots) does accepting pause for [`ACCEPT_PAUSE`].
+//!
 //! Nothing here blocks. Delivery takes no lock; a publish takes, for each of its channels,
 //! the directory's shard lock (held for one lookup, to learn which reactors hold
 //! subscribers), and the inbox lock of each such reactor (held for one push).
@@ -21,7 +33,7 @@
 pub mod inbox;
 pub mod token;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +42,8 @@ use mio::{Events, Interest, Poll};
 
 use crate::conn::{flags, Conn, Phase, ReadResult, Transport};
 use crate::metrics::stats::{ReactorCounter, Rejection};
-use crate::session::{Context, Shared};
+use crate::session::{Context, Service, Shared};
+use crate::sys::{SpareFd, SparePool};
 
 /// Bytes read per `read()` into the scratch buffer.
 const READ_CHUNK: usize = 64 * 1024;
@@ -40,8 +53,18 @@ const SPILL_CHUNK: usize = 16 * 1024;
 const READ_BUDGET: usize = 8;
 /// Accepts per iteration.
 const ACCEPT_BUDGET: usize = 256;
-/// How long accepting pauses after running out of file descriptors.
+/// How long accepting pauses after running out of file descriptors with no spare to spend.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// What spending a spare descriptor on the backlog came to.
+enum AtLimit {
+    /// A pending connection was taken (refused with a 503, or served on the lent spare).
+    Answered,
+    /// The backlog is empty.
+    Empty,
+    /// No spare could be had.
+    Stuck,
+}
 
 /// One reactor thread: the poller, the listener, the read scratch and the loop's timers,
 /// around the session [`Context`] that owns the connections.
@@ -56,16 +79,31 @@ pub struct Reactor {
     next_sweep: Instant,
     accept_more: bool,
     accept_paused_until: Option<Instant>,
+    /// Spent to answer (503) and close a connection accepted at the open-files limit.
+    spares: Arc<SparePool>,
+    /// The metrics port only: spent to accept and serve one connection at the limit.
+    lend: Option<SpareFd>,
+    /// The 503 for a connection refused at the limit ([`Context::fd_limit_response`]).
+    refusal: Vec<u8>,
     stop_deadline: Option<Instant>,
     cx: Context,
 }
 
 impl Reactor {
-    /// A reactor with id `id` (0-based, < 256) over `poll` and `listener`.
-    pub fn new(id: u8, poll: Poll, mut listener: TcpListener, shared: Arc<Shared>) -> Reactor {
+    /// A reactor with id `id` (0-based, < 256) over `poll` and `listener`, spending
+    /// `spares` at the open-files limit.
+    pub fn new(
+        id: u8,
+        poll: Poll,
+        mut listener: TcpListener,
+        shared: Arc<Shared>,
+        spares: Arc<SparePool>,
+    ) -> Reactor {
         poll.registry()
             .register(&mut listener, token::LISTENER, Interest::READABLE)
             .expect("registering a fresh listener");
+        let cx = Context::new(id, shared);
+        let lend = matches!(cx.shared.service, Service::Metrics { .. }).then(SpareFd::open);
         Reactor {
             poll,
             listener,
@@ -75,8 +113,11 @@ impl Reactor {
             // (the first sweep may come early; later ones follow `Context::sweep_interval`)
             accept_more: false,
             accept_paused_until: None,
+            spares,
+            lend,
+            refusal: cx.fd_limit_response(),
             stop_deadline: None,
-            cx: Context::new(id, shared),
+            cx,
         }
     }
 
@@ -194,21 +235,45 @@ impl Reactor {
             }
         }
         self.cx.free_dead();
+        self.restore_spares();
+    }
+
+    /// Takes back spares that are not held: the one lent to a metrics connection that has
+    /// closed since, or ones whose freed slot another thread took. An `open()` per
+    /// iteration while a spare is missing, an atomic load otherwise.
+    fn restore_spares(&mut self) {
+        self.spares.refill();
+        if let Some(lend) = self.lend.as_mut() {
+            if !lend.held() {
+                lend.restore();
+            }
+        }
     }
 
     fn accept(&mut self) {
         self.accept_more = false;
+        // A free slot goes to a missing spare before it goes to a new connection: the spare
+        // is what lets the next connection at the limit be answered.
+        self.restore_spares();
         for _ in 0..ACCEPT_BUDGET {
             match self.listener.accept() {
-                Ok((sock, _)) => self.add_conn(sock),
+                Ok((sock, _)) => {
+                    self.add_conn(sock);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
-                        || e.kind() == io::ErrorKind::OutOfMemory =>
-                {
-                    // The pending connection stays in the backlog; try again shortly
-                    // rather than spinning on an error the listener keeps reporting.
-                    self.cx.my_stats().reject(Rejection::NoFileDescriptors);
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
+                    match self.at_fd_limit() {
+                        AtLimit::Answered => {}
+                        AtLimit::Empty => return,
+                        AtLimit::Stuck => {
+                            // No spare to spend: the pending connection stays in the
+                            // backlog; try again shortly rather than spin.
+                            self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                            return;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
                     self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                     return;
                 }
@@ -218,7 +283,58 @@ impl Reactor {
         self.accept_more = true;
     }
 
-    fn add_conn(&mut self, mut sock: TcpStream) {
+    /// `accept` failed for want of a descriptor: spend a spare on the pending connection
+    /// (see the module doc).
+    fn at_fd_limit(&mut self) -> AtLimit {
+        if let Some(lend) = self.lend.as_mut() {
+            if lend.release() {
+                match self.listener.accept() {
+                    Ok((sock, _)) => {
+                        if let Some(idx) = self.add_conn(sock) {
+                            self.cx.conn_mut(idx).set(flags::NO_KEEP_ALIVE);
+                        }
+                        return AtLimit::Answered;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        lend.restore();
+                        return AtLimit::Empty;
+                    }
+                    // Another thread took the freed slot: try the other spare.
+                    Err(_) => {
+                        lend.restore();
+                    }
+                }
+            }
+        }
+        let spares = self.spares.clone();
+        let outcome = spares.with_one_released(|| match self.listener.accept() {
+            Ok((sock, _)) => {
+                self.refuse(sock);
+                self.cx.my_stats().reject(Rejection::NoFileDescriptors);
+                AtLimit::Answered
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => AtLimit::Empty,
+            Err(_) => AtLimit::Stuck,
+        });
+        outcome.unwrap_or(AtLimit::Stuck)
+    }
+
+    /// Answers a connection accepted at the open-files limit with the 503 and closes it.
+    fn refuse(&mut self, sock: TcpStream) {
+        // A new socket's send buffer is empty: the few hundred bytes go out whole.
+        let _ = (&sock).write(&self.refusal);
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        // Take in what the client has sent already (its request, most likely): closing a
+        // socket with unread input sends a reset, which can destroy the answer in flight.
+        for _ in 0..4 {
+            match (&sock).read(&mut self.scratch) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+
+    fn add_conn(&mut self, mut sock: TcpStream) -> Option<u32> {
         let _ = sock.set_nodelay(true);
         let (idx, gen) = self.cx.reserve();
         if self
@@ -228,10 +344,11 @@ impl Reactor {
             .is_err()
         {
             self.cx.unreserve(idx);
-            return;
+            return None;
         }
         let conn = Conn::new(Transport::Plain(sock), self.cx.now);
         self.cx.insert(idx, conn);
+        Some(idx)
     }
 
     fn on_event(&mut self, t: mio::Token, readable: bool, closed: bool, writable: bool) {

@@ -342,7 +342,9 @@ impl Context {
         extra: &[(&str, &str)],
     ) {
         let idx = req.idx;
-        let keep_alive = req.keep_alive && !self.shared.is_closing();
+        let keep_alive = req.keep_alive
+            && !self.shared.is_closing()
+            && !self.conn(idx).has(flags::NO_KEEP_ALIVE);
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6 + extra.len());
         headers.push(("Content-Type", content_type));
         if matches!(self.shared.service, Service::Public) {
@@ -367,6 +369,21 @@ impl Context {
             c.mark = now;
             c.spill = None;
         }
+    }
+
+    /// The whole answer to a connection accepted at the open-files limit only to be refused:
+    /// a 503 with soketi's error JSON and `Connection: close` (right for a WebSocket
+    /// handshake too). Built once per reactor; the reactor writes it and closes the socket.
+    pub(crate) fn fd_limit_response(&self) -> Vec<u8> {
+        let body =
+            br#"{"error":"The server is out of file descriptors. Choose another server. :)","code":503}"#;
+        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+        if matches!(self.shared.service, Service::Public) {
+            headers.extend_from_slice(&CORS);
+        }
+        let mut out = Vec::new();
+        http::write_response(&mut out, 503, &headers, body, false);
+        out
     }
 
     pub(crate) fn respond_json(&mut self, req: Req, status: u16, body: &[u8]) {

@@ -43,6 +43,7 @@ pub(crate) fn scratch_dir() -> PathBuf {
 pub(crate) struct Bin {
     pub child: Child,
     pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
     pub dir: PathBuf,
     stderr: Arc<Mutex<String>>,
 }
@@ -84,7 +85,28 @@ fn wait_exit(child: &mut Child, d: Duration) -> Option<ExitStatus> {
 
 /// The command for the binary: cleared environment, its own directory.
 fn command(dir: &PathBuf, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fanoutd"));
+    command_limited(dir, env, args, None)
+}
+
+/// [`command`], run under `ulimit -n NOFILE` (soft and hard) when `nofile` is given: a
+/// shell lowers the limits and `exec`s the binary, so the test process keeps its own.
+fn command_limited(
+    dir: &PathBuf,
+    env: &[(&str, &str)],
+    args: &[&str],
+    nofile: Option<u32>,
+) -> Command {
+    let bin = env!("CARGO_BIN_EXE_fanoutd");
+    let mut cmd = match nofile {
+        None => Command::new(bin),
+        Some(n) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(bin);
+            c
+        }
+    };
     cmd.env_clear()
         .current_dir(dir)
         .args(args)
@@ -117,6 +139,11 @@ fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
 /// Starts the binary on free ports with `env` (plus host and ports) and `args`, and waits
 /// until it accepts connections. Retries when a picked port was taken in between.
 pub(crate) fn start_bin(env: &[(&str, &str)], args: &[&str]) -> Bin {
+    start_bin_limited(env, args, None)
+}
+
+/// [`start_bin`] under `ulimit -n NOFILE` when `nofile` is given.
+pub(crate) fn start_bin_limited(env: &[(&str, &str)], args: &[&str], nofile: Option<u32>) -> Bin {
     for _ in 0..5 {
         let port = free_port();
         let metrics_port = free_port();
@@ -130,11 +157,14 @@ pub(crate) fn start_bin(env: &[(&str, &str)], args: &[&str]) -> Bin {
         ];
         all.extend_from_slice(env);
         let dir = scratch_dir();
-        let mut child = command(&dir, &all, args).spawn().expect("spawn fanoutd");
+        let mut child = command_limited(&dir, &all, args, nofile)
+            .spawn()
+            .expect("spawn fanoutd");
         let stderr = collect_stderr(&mut child);
         let mut bin = Bin {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], metrics_port)),
             dir,
             stderr,
         };
@@ -165,7 +195,7 @@ pub(crate) fn start_bin(env: &[(&str, &str)], args: &[&str]) -> Bin {
 }
 
 /// Runs the binary expecting it to refuse the configuration: returns (exit code, stderr).
-fn refused(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+pub(crate) fn refused(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let dir = scratch_dir();
     let mut child = command(&dir, env, args).spawn().expect("spawn fanoutd");
     let stderr = collect_stderr(&mut child);
@@ -341,6 +371,7 @@ fn dotenv_in_the_working_directory_is_read() {
     let mut bin = Bin {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        metrics_addr: SocketAddr::from(([127, 0, 0, 1], metrics_s.parse::<u16>().unwrap())),
         dir,
         stderr,
     };
