@@ -28,6 +28,8 @@ pub struct App {
     pub config: AppConfig,
     /// Open WebSocket connections counted against `max_connections`, all reactors.
     connections: AtomicI64,
+    /// Occupied channels on this node, all reactors (against `max_channels_per_app`).
+    channels: AtomicI64,
     backend_events: RateLimiter,
     read_requests: RateLimiter,
 }
@@ -41,6 +43,7 @@ impl App {
             read_requests: RateLimiter::new(config.max_read_req_per_sec),
             config,
             connections: AtomicI64::new(0),
+            channels: AtomicI64::new(0),
         }
     }
 
@@ -74,6 +77,16 @@ impl App {
     /// Gives back a slot taken by [`App::try_open_connection`].
     pub fn close_connection(&self) {
         self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Occupied channels of this app on this node.
+    pub fn channels(&self) -> i64 {
+        self.channels.load(Ordering::Relaxed)
+    }
+
+    /// Counts a channel that became occupied (+1) or vacant (-1).
+    pub fn count_channel(&self, delta: i64) {
+        self.channels.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Open WebSocket connections of this app.

@@ -59,6 +59,7 @@ fn unset_config() -> Config {
         path_prefix: String::new(),
         debug: false,
         reactors: 0,
+        max_channels_per_app: 0,
         shutdown_grace_period_ms: 0,
         user_authentication_timeout_ms: 0,
         channel_cache_ttl_secs: 0,

@@ -67,6 +67,8 @@ pub struct Config {
     pub debug: bool,
     /// `FANOUTD_REACTORS`: reactor threads.
     pub reactors: usize,
+    /// `FANOUTD_MAX_CHANNELS_PER_APP`: occupied channels one app may have on this node.
+    pub max_channels_per_app: u64,
     /// `SHUTDOWN_GRACE_PERIOD`.
     pub shutdown_grace_period_ms: u64,
     /// `USER_AUTHENTICATION_TIMEOUT`.

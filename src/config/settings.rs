@@ -395,6 +395,19 @@ pub(super) static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        env: "FANOUTD_MAX_CHANNELS_PER_APP",
+        naming: Naming::Exact,
+        key: "fanoutd.maxChannelsPerApp",
+        doc: "occupied channels one app may have on this node (about 360 B each; a new channel past it gets a 4100 subscription error)",
+        kind: &Whole::<u64> {
+            default: 1_000_000,
+            min: 1,
+            max: MAX_INT,
+            expected: "expected an integer of at least 1",
+            set: |b, v| b.config.max_channels_per_app = v,
+        },
+    },
+    Setting {
         env: "FANOUTD_ACTIVITY_TIMEOUT",
         naming: Naming::Exact,
         key: "fanoutd.activityTimeout",
@@ -806,6 +819,9 @@ pub(super) mod tests {
             |c| c.apps[0].webhooks.len() == 1 && c.apps[0].webhooks[0]["url"] == "http://h/w",
         ),
         ("FANOUTD_REACTORS", Naming::Exact, "3", |c| c.reactors == 3),
+        ("FANOUTD_MAX_CHANNELS_PER_APP", Naming::Exact, "5", |c| {
+            c.max_channels_per_app == 5
+        }),
         ("FANOUTD_ACTIVITY_TIMEOUT", Naming::Exact, "120", |c| {
             c.activity_timeout_secs == 120
         }),

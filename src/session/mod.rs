@@ -850,6 +850,7 @@ impl Context {
         s.add_gauge(app as usize, AppCounter::Subscriptions, -1);
         if transitions.vacated() {
             s.add_gauge(app as usize, AppCounter::OccupiedChannels, -1);
+            self.shared.apps.get(app as usize).count_channel(-1);
         }
     }
 }

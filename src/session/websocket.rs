@@ -397,6 +397,19 @@ impl Context {
                 Code::Unauthorized.as_u16(),
             );
         }
+        // A new channel past the app's cap is refused; a count read without the channel's
+        // lock may let each reactor pass one over it at most.
+        let cap = self.shared.config.max_channels_per_app;
+        if app.channels() >= cap as i64 && self.shared.directory.channel(app.idx, ch).0 == 0 {
+            let err = format!("The app may have at most {cap} channels in use.");
+            return self.subscription_error(
+                idx,
+                ch,
+                Some("LimitReached"),
+                &err,
+                Code::OverQuota.as_u16(),
+            );
+        }
         match presence {
             None => {
                 let first_here = self.channels.lookup(app_idx, ch).is_none();
@@ -457,6 +470,7 @@ impl Context {
         s.add_gauge(app as usize, AppCounter::Subscriptions, 1);
         if occupied {
             s.add_gauge(app as usize, AppCounter::OccupiedChannels, 1);
+            self.shared.apps.get(app as usize).count_channel(1);
         }
         chan
     }

@@ -246,3 +246,46 @@ fn the_metrics_port_cannot_be_locked_by_dribblers() {
     assert!(timed_out >= 60, "only {timed_out} got their 408");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn an_app_has_at_most_its_cap_of_channels() {
+    let mut c = config();
+    c.max_channels_per_app = 3;
+    let srv = TestServer::start(c);
+    let mut a = srv.client();
+    for ch in ["c0", "c1", "c2"] {
+        a.subscribe(ch);
+    }
+    // A fourth channel is refused (back off: 4100); the connection stays.
+    a.send(json!({"event": "pusher:subscribe", "data": {"channel": "c3"}}));
+    let e = a.recv_event("pusher:subscription_error");
+    assert_eq!(e["channel"], "c3");
+    assert_eq!(e["data"]["status"], 4100, "{e}");
+    assert_eq!(e["data"]["type"], "LimitReached");
+    // Joining a channel that is already in use is not a new channel.
+    let mut b = srv.client();
+    b.subscribe("c1");
+    // A channel that empties makes room for another.
+    a.send(json!({"event": "pusher:unsubscribe", "data": {"channel": "c0"}}));
+    std::thread::sleep(Duration::from_millis(100));
+    a.subscribe("c3");
+}
+
+#[test]
+fn a_connection_joins_at_most_1000_channels() {
+    let srv = TestServer::default();
+    let mut a = srv.client();
+    for i in 0..1000 {
+        let msg = json!({"event": "pusher:subscribe", "data": {"channel": format!("c{i}")}});
+        a.ws.write(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+    }
+    a.ws.flush().unwrap();
+    for _ in 0..1000 {
+        a.recv_event("pusher_internal:subscription_succeeded");
+    }
+    a.send(json!({"event": "pusher:subscribe", "data": {"channel": "one-more"}}));
+    let e = a.recv_event("pusher:subscription_error");
+    assert_eq!(e["data"]["type"], "LimitReached", "{e}");
+    assert_eq!(e["data"]["status"], 4009);
+}
