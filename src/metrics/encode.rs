@@ -594,6 +594,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// The exposition of [`fixture`] for [`app_ids`], with or without the process families.
+    fn render_fixture(port: u16, prefix: &str, port_in_name: bool, with_process: bool) -> String {
+        let stats = fixture();
+        let ids = app_ids();
+        let snap = snapshot_fixture();
+        render_to_string(&ScrapeContext {
+            stats: &stats,
+            app_ids: &ids,
+            port,
+            prefix,
+            port_in_name,
+            process: with_process.then_some(&snap),
+        })
+    }
+
     fn render_to_string(ctx: &ScrapeContext<'_>) -> String {
         let mut out = Vec::new();
         render(&mut out, ctx);
@@ -755,53 +770,21 @@ fanoutd_process_max_fds{port="7001"} 20000
 
     #[test]
     fn golden_port_in_name() {
-        let stats = fixture();
-        let ids = app_ids();
-        let ctx = ScrapeContext {
-            stats: &stats,
-            app_ids: &ids,
-            port: 6001,
-            prefix: "soketi_",
-            port_in_name: true,
-            process: None,
-        };
-        let body = render_to_string(&ctx);
+        let body = render_fixture(6001, "soketi_", true, false);
         assert_eq!(body, GOLDEN_PORT_IN_NAME);
         check_exposition(&body);
     }
 
     #[test]
     fn golden_plain_names_custom_prefix_with_process() {
-        let stats = fixture();
-        let ids = app_ids();
-        let snap = snapshot_fixture();
-        let ctx = ScrapeContext {
-            stats: &stats,
-            app_ids: &ids,
-            port: 7001,
-            prefix: "fanoutd_",
-            port_in_name: false,
-            process: Some(&snap),
-        };
-        let body = render_to_string(&ctx);
+        let body = render_fixture(7001, "fanoutd_", false, true);
         assert_eq!(body, golden_plain_with_process());
         check_exposition(&body);
     }
 
     #[test]
     fn default_names_with_process_have_only_the_standard_process_families() {
-        let stats = fixture();
-        let ids = app_ids();
-        let snap = snapshot_fixture();
-        let ctx = ScrapeContext {
-            stats: &stats,
-            app_ids: &ids,
-            port: 6001,
-            prefix: "soketi_",
-            port_in_name: true,
-            process: Some(&snap),
-        };
-        let body = render_to_string(&ctx);
+        let body = render_fixture(6001, "soketi_", true, true);
         assert_eq!(body, GOLDEN_PORT_IN_NAME.to_owned() + GOLDEN_PROCESS);
         check_exposition(&body);
     }
