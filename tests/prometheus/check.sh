@@ -10,6 +10,8 @@
 # Needs: target/release/fanoutd, promtool and prometheus (Debian's `prometheus`), curl, jq,
 # python3. Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
+# shellcheck source=tests/prometheus/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 
 BIN=${FANOUTD_BIN:-target/release/fanoutd}
@@ -78,19 +80,7 @@ done
 echo "soketi's 9 process families present with the port label"
 
 echo "== a real Prometheus scraping 127.0.0.1:$MPORT every second"
-cat >"$DIR/prometheus.yml" <<YML
-global: {scrape_interval: 1s, scrape_timeout: 1s}
-scrape_configs:
-  - job_name: fanoutd
-    metrics_path: /metrics
-    static_configs: [{targets: ['127.0.0.1:$MPORT']}]
-YML
-promtool check config "$DIR/prometheus.yml" >/dev/null
-prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
-  --web.listen-address="127.0.0.1:$PPORT" >"$DIR/prometheus.log" 2>&1 &
-PIDS+=($!)
-API="http://127.0.0.1:$PPORT/api/v1"
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PPORT/-/ready" >/dev/null && break; sleep 0.1; done
+start_prometheus "$MPORT" "$PPORT"
 query() { curl -s -G "$API/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // "none"'; }
 up=none; connected=none
 for _ in $(seq 150); do

@@ -14,6 +14,8 @@
 # Needs: target/release/fanoutd, prometheus, promtool, curl, jq, python3. Everything listens
 # on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
+# shellcheck source=tests/prometheus/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 
 BIN=${FANOUTD_BIN:-target/release/fanoutd}
@@ -52,19 +54,7 @@ SOKETI_HOST=127.0.0.1 SOKETI_PORT=$PORT SOKETI_METRICS_HOST=127.0.0.1 \
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
 
-cat >"$DIR/prometheus.yml" <<YML
-global: {scrape_interval: 1s, scrape_timeout: 1s}
-scrape_configs:
-  - job_name: fanoutd
-    metrics_path: /metrics
-    static_configs: [{targets: ['127.0.0.1:$MPORT']}]
-YML
-promtool check config "$DIR/prometheus.yml" >/dev/null
-prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
-  --web.listen-address="127.0.0.1:$PPORT" >"$DIR/prometheus.log" 2>&1 &
-PIDS+=($!)
-API="http://127.0.0.1:$PPORT/api/v1"
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PPORT/-/ready" >/dev/null && break; sleep 0.1; done
+start_prometheus "$MPORT" "$PPORT"
 
 # The traffic outlives the checks (it is stopped on exit).
 python3 tests/prometheus/traffic.py "$PORT" 120 8 >"$DIR/traffic.log" 2>&1 &
