@@ -72,8 +72,13 @@ impl Scanner {
                 .checked_add(size)
                 .filter(|&d| d <= max_data)
                 .ok_or(ChunkedError::TooLarge)?;
-            // The limit keeps `size` far below usize::MAX.
-            let chunk_end = line_len + size as usize;
+            // A size past what memory could hold is over any limit worth having (the
+            // server's is at most 2^40; this is for the rest).
+            let chunk_end = usize::try_from(size)
+                .ok()
+                .and_then(|s| s.checked_add(line_len + 2))
+                .ok_or(ChunkedError::TooLarge)?
+                - 2;
             if rest.len() < chunk_end + 2 {
                 // Undo: the chunk is counted again once it is all here.
                 self.data -= size;
@@ -155,8 +160,9 @@ pub fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), ChunkedError> {
         if size == 0 {
             return Ok(());
         }
-        let end = pos
-            .checked_add(size as usize)
+        let end = usize::try_from(size)
+            .ok()
+            .and_then(|s| pos.checked_add(s))
             .filter(|&e| e + 2 <= encoded.len())
             .ok_or(ChunkedError::Malformed)?;
         out.extend_from_slice(&encoded[pos..end]);
@@ -214,6 +220,11 @@ mod tests {
         let body = b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
         assert!(matches!(scan_all(body, 10), Ok(Status::Complete(_))));
         assert_eq!(scan_all(body, 9), Err(ChunkedError::TooLarge));
+        // A size no memory could hold, even with no limit (found by the fuzzer).
+        assert_eq!(
+            scan_all(b"ffffffffffffffff\r\nx", u64::MAX),
+            Err(ChunkedError::TooLarge)
+        );
         // A chunk announcing more than the limit is refused before its data arrives.
         assert_eq!(scan_all(b"fffffff\r\n", 1000), Err(ChunkedError::TooLarge));
     }
