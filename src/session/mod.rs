@@ -672,13 +672,7 @@ impl Context {
     pub(crate) fn deliver_publish(&mut self, p: &inbox::Publish) {
         let except = self.resolve(p.except);
         let app = p.app as usize;
-        let mut sink = Sink {
-            outs: &mut self.outs,
-            dirty: &mut self.dirty,
-            pool: &mut self.pool,
-            max_output: self.shared.config.ws_max_output_bytes,
-            over: &mut self.over,
-        };
+        let mut sink = sink!(self);
         let mut any = false;
         let stats = self.stats.reactor(self.id as usize);
         for item in &p.items {
@@ -730,13 +724,7 @@ impl Context {
         let ch = self.channels.get_mut(cid);
         // Joiners whose list predates this change see it and every later one.
         ch.joiners.retain(|&(_, seq)| seq >= p.seq);
-        let mut sink = Sink {
-            outs: &mut self.outs,
-            dirty: &mut self.dirty,
-            pool: &mut self.pool,
-            max_output: self.shared.config.ws_max_output_bytes,
-            over: &mut self.over,
-        };
+        let mut sink = sink!(self);
         let n = fanout::deliver_skipping(&p.item.frame, &ch.subs, except, &ch.joiners, &mut sink)
             as u64;
         let s = self.stats.reactor(self.id as usize);
@@ -854,6 +842,21 @@ impl Context {
         }
     }
 }
+
+/// The delivery sink over a context's output state. A macro rather than a method: the fields
+/// are borrowed one by one, so the channel registry stays usable beside it.
+macro_rules! sink {
+    ($cx:expr) => {
+        Sink {
+            outs: &mut $cx.outs,
+            dirty: &mut $cx.dirty,
+            pool: &mut $cx.pool,
+            max_output: $cx.shared.config.ws_max_output_bytes,
+            over: &mut $cx.over,
+        }
+    };
+}
+use sink;
 
 /// A duration in milliseconds as the loop clock's unit, capped below half its range so
 /// that wrapping comparisons stay meaningful.

@@ -288,13 +288,7 @@ impl Context {
         let max = app.config.max_channel_name_length;
         if ch.chars().count() > max {
             let err = format!("The channel name is longer than the allowed {max} characters.");
-            return self.subscription_error(
-                idx,
-                ch,
-                Some("LimitReached"),
-                &err,
-                Code::Unauthorized.as_u16(),
-            );
+            return self.limit_reached(idx, ch, &err, Code::Unauthorized);
         }
         let kind = channel::kind(ch);
         let socket_id = self.socket_id(idx);
@@ -326,13 +320,7 @@ impl Context {
                 let max_kb = app.config.max_presence_member_size_in_kb;
                 if info.len() as f64 / 1024.0 > max_kb {
                     let err = format!("The maximum size for a channel member is {max_kb} KB.");
-                    return self.subscription_error(
-                        idx,
-                        ch,
-                        Some("LimitReached"),
-                        &err,
-                        Code::ClientEventRefused.as_u16(),
-                    );
+                    return self.limit_reached(idx, ch, &err, Code::ClientEventRefused);
                 }
                 let token = d.auth.as_deref().unwrap_or("");
                 let parts: [&[u8]; 5] = [
@@ -389,26 +377,14 @@ impl Context {
                 "A connection may join at most {} channels.",
                 super::MAX_CHANNELS_PER_CONNECTION
             );
-            return self.subscription_error(
-                idx,
-                ch,
-                Some("LimitReached"),
-                &err,
-                Code::Unauthorized.as_u16(),
-            );
+            return self.limit_reached(idx, ch, &err, Code::Unauthorized);
         }
         // A new channel past the app's cap is refused; a count read without the channel's
         // lock may let each reactor pass one over it at most.
         let cap = self.shared.config.max_channels_per_app;
         if app.channels() >= cap as i64 && self.shared.directory.channel(app.idx, ch).0 == 0 {
             let err = format!("The app may have at most {cap} channels in use.");
-            return self.subscription_error(
-                idx,
-                ch,
-                Some("LimitReached"),
-                &err,
-                Code::OverQuota.as_u16(),
-            );
+            return self.limit_reached(idx, ch, &err, Code::OverQuota);
         }
         match presence {
             None => {
@@ -423,13 +399,7 @@ impl Context {
             Some((user_id, info)) => {
                 if !self.presence_join(idx, &app, ch, user_id, info) {
                     let err = "The maximum members per presence channel limit was reached";
-                    return self.subscription_error(
-                        idx,
-                        ch,
-                        Some("LimitReached"),
-                        err,
-                        Code::OverQuota.as_u16(),
-                    );
+                    return self.limit_reached(idx, ch, err, Code::OverQuota);
                 }
             }
         }
@@ -450,6 +420,11 @@ impl Context {
                 None => self.send_with(idx, |m| event::cache_miss(m, ch)),
             }
         }
+    }
+
+    /// `pusher:subscription_error` of type `LimitReached`.
+    fn limit_reached(&mut self, idx: u32, ch: &str, error: &str, code: Code) {
+        self.subscription_error(idx, ch, Some("LimitReached"), error, code.as_u16());
     }
 
     fn auth_error(&mut self, idx: u32, ch: &str) {
