@@ -16,21 +16,12 @@ cd "$(dirname "$0")/../.."
 
 BIN=${FANOUTD_BIN:-target/release/fanoutd}
 CONNS=${CONNS:-7}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_free() { python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$1))" 2>/dev/null; }
 # soketi's docs name soketi_6001_connected: use 6001 when it is free.
 PORT=${PUBLIC_PORT:-6001}
 port_free "$PORT" || PORT=$(free_port)
 MPORT=$(free_port)
 PPORT=$(free_port)
-DIR=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
 
 SOKETI_HOST=127.0.0.1 SOKETI_PORT=$PORT SOKETI_METRICS_HOST=127.0.0.1 \
   SOKETI_METRICS_SERVER_PORT=$MPORT SOKETI_METRICS_ENABLED=true "$BIN" >"$DIR/server.log" 2>&1 &

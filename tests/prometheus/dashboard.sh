@@ -21,18 +21,9 @@ cd "$(dirname "$0")/../.."
 BIN=${FANOUTD_BIN:-target/release/fanoutd}
 DASHBOARD=${DASHBOARD:-docs/deploy/grafana-dashboard.json}
 RATE_WINDOW=${RATE_WINDOW:-10s}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 MPORT=$(free_port)
 PPORT=$(free_port)
-DIR=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
 
 echo "== $DASHBOARD: structure"
 jq -e . "$DASHBOARD" >/dev/null

@@ -1,4 +1,19 @@
-# Shared by the Prometheus checks: start a real Prometheus scraping 127.0.0.1:$1 every second,
+# Shared by the Prometheus checks (sourced after `set -euo pipefail`).
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# A scratch directory and the processes to stop, both cleaned up on exit.
+DIR=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+# Start a real Prometheus scraping 127.0.0.1:$1 every second,
 # its data and config under $DIR, listening on 127.0.0.1:$2; its pid joins PIDS; sets API.
 start_prometheus() {
   local mport=$1 pport=$2
