@@ -3,7 +3,7 @@
 // subscriber of an empty cache channel gets `pusher:cache_miss`; after a backend trigger a new
 // subscriber gets the last event replayed right after subscription_succeeded, and no cache_miss.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -19,31 +19,23 @@ const KINDS = [
 ];
 
 describe('cache channels', () => {
-  let server;
-  let rest;
-
-  before(async () => {
-    server = await h.startServer();
-    rest = h.backend(server);
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   for (const kind of KINDS) {
     it(`${kind.prefix}: cache_miss first, then the cached event for a later subscriber`, async () => {
       const ch = h.channelName(kind.prefix);
 
-      const first = h.client(server, kind.first);
+      const first = h.client(ctx.server, kind.first);
       const firstCh = first.subscribe(ch);
       const firstMiss = h.waitEvent(firstCh, 'pusher:cache_miss');
       await h.waitEvent(firstCh, 'pusher:subscription_succeeded');
       await firstMiss;
 
       const firstGot = h.waitEvent(firstCh, 'greeting');
-      await rest.trigger(ch, 'greeting', { message: 'hello', weirdVariable: 'abc/d' });
+      await ctx.rest.trigger(ch, 'greeting', { message: 'hello', weirdVariable: 'abc/d' });
       assert.equal((await firstGot).message, 'hello');
 
-      const second = h.client(server, kind.second);
+      const second = h.client(ctx.server, kind.second);
       const secondCh = second.subscribe(ch);
       const secondMisses = h.collect(secondCh, 'pusher:cache_miss');
       const replay = h.waitEvent(secondCh, 'greeting');
@@ -61,9 +53,9 @@ describe('cache channels', () => {
 
   it('the last event wins', async () => {
     const ch = h.channelName('cache-');
-    await rest.trigger(ch, 'greeting', { n: 1 });
-    await rest.trigger(ch, 'other', { n: 2 });
-    const p = h.client(server);
+    await ctx.rest.trigger(ch, 'greeting', { n: 1 });
+    await ctx.rest.trigger(ch, 'other', { n: 2 });
+    const p = h.client(ctx.server);
     const channel = p.subscribe(ch);
     const got = h.waitEvent(channel, 'other');
     const greetings = h.collect(channel, 'greeting');

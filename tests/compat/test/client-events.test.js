@@ -5,7 +5,7 @@
 // `pusher.connection.bind('error', {type:'PusherError', data})`. The tests use the first and
 // check the others agree.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -38,23 +38,17 @@ async function expectRejected4301(sender, senderCh, receiverCh, event, data) {
 }
 
 describe('client events enabled (SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true)', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer({
-      env: {
-        SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
-        SOKETI_EVENT_MAX_NAME_LENGTH: '25',
-        SOKETI_EVENT_MAX_SIZE_IN_KB: '1',
-      },
-    });
+  const ctx = h.withServer({
+    env: {
+      SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
+      SOKETI_EVENT_MAX_NAME_LENGTH: '25',
+      SOKETI_EVENT_MAX_SIZE_IN_KB: '1',
+    },
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('private channel: reaches the other client, not the sender', async () => {
     const ch = h.channelName('private-');
-    const [, receiverCh, , senderCh] = await pair(server, ch);
+    const [, receiverCh, , senderCh] = await pair(ctx.server, ch);
     const got = h.waitEvent(receiverCh, 'client-greeting');
     const echoed = h.collect(senderCh, 'client-greeting');
     senderCh.trigger('client-greeting', { message: 'hello', weirdVariable: 'abc/d' });
@@ -65,7 +59,7 @@ describe('client events enabled (SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true)
 
   it('presence channel: the receiver gets metadata.user_id of the sender', async () => {
     const ch = h.channelName('presence-');
-    const [, receiverCh, , senderCh] = await pair(server, ch, { presence: JOHN }, { presence: ALICE });
+    const [, receiverCh, , senderCh] = await pair(ctx.server, ch, { presence: JOHN }, { presence: ALICE });
     const got = h.waitEvent(receiverCh, 'client-greeting', { withMeta: true });
     senderCh.trigger('client-greeting', { message: 'hello' });
     const { data, meta } = await got;
@@ -77,13 +71,13 @@ describe('client events enabled (SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true)
   // also accepts them on public channels).
   it('public channel: rejected with 4301', async () => {
     const ch = h.channelName();
-    const [, receiverCh, sender, senderCh] = await pair(server, ch);
+    const [, receiverCh, sender, senderCh] = await pair(ctx.server, ch);
     await expectRejected4301(sender, senderCh, receiverCh, 'client-greeting', { message: 'hello' });
   });
 
   it('event name over eventLimits.maxNameLength (25): 4301, not delivered', async () => {
     const ch = h.channelName('private-');
-    const [, receiverCh, sender, senderCh] = await pair(server, ch);
+    const [, receiverCh, sender, senderCh] = await pair(ctx.server, ch);
     const name = `client-${'a'.repeat(19)}`; // 26 characters
     assert.equal(name.length, 26);
     await expectRejected4301(sender, senderCh, receiverCh, name, { message: 'hello' });
@@ -91,23 +85,17 @@ describe('client events enabled (SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true)
 
   it('payload over eventLimits.maxPayloadInKb (1): 4301, not delivered', async () => {
     const ch = h.channelName('private-');
-    const [, receiverCh, sender, senderCh] = await pair(server, ch);
+    const [, receiverCh, sender, senderCh] = await pair(ctx.server, ch);
     await expectRejected4301(sender, senderCh, receiverCh, 'client-greeting', { message: 'x'.repeat(2048) });
   });
 });
 
 describe('client events disabled (default)', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer();
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('the sender gets pusher:error 4301 and the receiver nothing', async () => {
     const ch = h.channelName('private-');
-    const [, receiverCh, sender, senderCh] = await pair(server, ch);
+    const [, receiverCh, sender, senderCh] = await pair(ctx.server, ch);
     await expectRejected4301(sender, senderCh, receiverCh, 'client-greeting', { message: 'hello' });
   });
 });

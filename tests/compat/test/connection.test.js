@@ -2,7 +2,7 @@
 // Connection-level behaviour seen through pusher-js (soketi tests/ws.test.ts #6-#8), plus
 // reconnection after a server restart.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -21,22 +21,16 @@ async function assertNeverConnects(p, ms = NEVER_MS) {
 }
 
 describe('connection', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer();
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('connects with the default app and gets a socket id', async () => {
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     await h.connected(p);
     assert.match(p.connection.socket_id, /^\d+\.\d+$/);
   });
 
   it('an invalid app key never reaches connected (4001)', async () => {
-    const p = h.client(server, { key: 'no-such-key' });
+    const p = h.client(ctx.server, { key: 'no-such-key' });
     const codes = await assertNeverConnects(p);
     assert.ok(codes.includes(4001), `expected error 4001, got ${JSON.stringify(codes)}`);
     // 4000-4099 means "do not reconnect" to pusher-js.
@@ -45,18 +39,12 @@ describe('connection', () => {
 });
 
 describe('connection quota (SOKETI_DEFAULT_APP_MAX_CONNS=1)', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer({ env: { SOKETI_DEFAULT_APP_MAX_CONNS: '1' } });
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer({ env: { SOKETI_DEFAULT_APP_MAX_CONNS: '1' } });
 
   it('a second client never connects (4100)', async () => {
-    const first = h.client(server);
+    const first = h.client(ctx.server);
     await h.connected(first);
-    const second = h.client(server);
+    const second = h.client(ctx.server);
     const codes = await assertNeverConnects(second);
     assert.ok(codes.includes(4100), `expected error 4100, got ${JSON.stringify(codes)}`);
     assert.equal(first.connection.state, 'connected', 'the first client is unaffected');
@@ -64,43 +52,29 @@ describe('connection quota (SOKETI_DEFAULT_APP_MAX_CONNS=1)', () => {
 });
 
 describe('disabled app (config file enabled:false)', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer({
-      config: {
-        'appManager.array.apps': [
-          { id: 'app-id', key: 'app-key', secret: 'app-secret', enabled: false },
-        ],
-      },
-    });
+  const ctx = h.withServer({
+    config: {
+      'appManager.array.apps': [
+        { id: 'app-id', key: 'app-key', secret: 'app-secret', enabled: false },
+      ],
+    },
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('never connects (4003)', async () => {
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     const codes = await assertNeverConnects(p);
     assert.ok(codes.includes(4003), `expected error 4003, got ${JSON.stringify(codes)}`);
   });
 });
 
 describe('server restart', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer();
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('pusher-js reconnects and resubscribes after the server restarts on the same port', async () => {
-    const ch = h.channelName();
-    const p = h.client(server);
-    const channel = await h.subscribed(p, ch);
+    const { ch, p, channel } = await ctx.subscribeFresh();
     const firstId = p.connection.socket_id;
 
-    await server.restart();
+    await ctx.server.restart();
     // soketi (and fanoutd) tell every socket 4200 "Server closed. Please reconnect shortly."
     assert.ok(p.errorCodes.includes(4200), `expected 4200 at shutdown, got ${JSON.stringify(p.errorCodes)}`);
     // pusher-js retries at once on 4200, finds the port closed, and then only tries again
@@ -110,13 +84,14 @@ describe('server restart', () => {
       every: 100,
     });
     // Resubscribed: a backend event on the channel arrives again.
-    const rest = h.backend(server);
+    const rest = h.backend(ctx.server);
     await h.eventually(
       async () => (await h.getJson(rest, `/channels/${ch}`)).subscription_count === 1,
       { ms: 5000 },
     );
-    const got = h.waitEvent(channel, 'greeting');
-    await rest.trigger(ch, 'greeting', { message: 'hello again' });
-    assert.deepEqual(await got, { message: 'hello again' });
+    assert.deepEqual(
+      await h.triggered(rest, channel, 'greeting', { message: 'hello again' }),
+      { message: 'hello again' },
+    );
   });
 });

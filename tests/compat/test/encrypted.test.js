@@ -4,28 +4,17 @@
 // shared secret, pusher-js (Node build, tweetnacl bundled) decrypts; the server relays opaque
 // ciphertext.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
 describe('private-encrypted channels', () => {
-  let server;
-  let rest;
-
-  before(async () => {
-    server = await h.startServer();
-    rest = h.backend(server);
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('the client decrypts a backend trigger', async () => {
-    const ch = h.channelName('private-encrypted-');
-    const p = h.client(server);
-    const channel = await h.subscribed(p, ch);
-    const got = h.waitEvent(channel, 'greeting');
-    await rest.trigger(ch, 'greeting', { message: 'hello', weirdVariable: 'abc/d' });
-    const data = await got;
+    const { ch, p, channel } = await ctx.subscribeFresh('private-encrypted-');
+    const sent = { message: 'hello', weirdVariable: 'abc/d' };
+    const data = await h.triggered(ctx.rest, channel, 'greeting', sent);
     assert.equal(data.message, 'hello');
     assert.equal(data.weirdVariable, 'abc/d');
     // On the wire the payload was ciphertext, not the plain object.
@@ -37,10 +26,10 @@ describe('private-encrypted channels', () => {
 
   it('wrong auth gives pusher:subscription_error AuthError / 401', async () => {
     const ch = h.channelName('private-encrypted-');
-    const signer = h.backend(server);
+    const signer = h.backend(ctx.server);
     // Keep a valid shared_secret (pusher-js refuses an auth response without one before
     // anything is sent) but a wrong signature.
-    const p = h.client(server, {
+    const p = h.client(ctx.server, {
       channelAuth: ({ socketId, channelName }) => ({
         ...signer.authorizeChannel(socketId, channelName),
         auth: 'app-key:incorrect',
@@ -53,11 +42,9 @@ describe('private-encrypted channels', () => {
   });
 
   it('unsubscribe leaves no channel behind', async () => {
-    const ch = h.channelName('private-encrypted-');
-    const p = h.client(server);
-    await h.subscribed(p, ch);
-    assert.equal((await h.getJson(rest, `/channels/${ch}`)).subscription_count, 1);
+    const { ch, p } = await ctx.subscribeFresh('private-encrypted-');
+    assert.equal((await h.getJson(ctx.rest, `/channels/${ch}`)).subscription_count, 1);
     p.unsubscribe(ch);
-    await h.eventually(async () => (await h.getJson(rest, `/channels/${ch}`)).occupied === false);
+    await h.eventually(async () => (await h.getJson(ctx.rest, `/channels/${ch}`)).occupied === false);
   });
 });

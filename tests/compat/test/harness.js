@@ -4,6 +4,7 @@
 // REST) against it. Every test file starts its own server(s) and stops them in `after`.
 
 const { spawn } = require('node:child_process');
+const { before, after, afterEach } = require('node:test');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -231,6 +232,28 @@ async function startServer(opts) {
   return new FanoutServer(opts).start();
 }
 
+/**
+ * Call inside a `describe`: registers the suite's hooks — `before` starts a fanoutd
+ * (`serverOpts` as for `startServer`) and builds a REST client for it, `afterEach` disconnects
+ * every pusher-js client (unless `clients: false`), `after` disposes of the server. Returns an
+ * object whose `.server` and `.rest` are set once `before` has run, and whose
+ * `.subscribeFresh(prefix, clientOpts)` is `subscribeFresh` against that server.
+ */
+function withServer(serverOpts = {}, { clients = true } = {}) {
+  const ctx = {
+    server: null,
+    rest: null,
+    subscribeFresh: (prefix, clientOpts) => subscribeFresh(ctx.server, prefix, clientOpts),
+  };
+  before(async () => {
+    ctx.server = await startServer(serverOpts);
+    ctx.rest = backend(ctx.server);
+  });
+  if (clients) afterEach(() => disconnectAll());
+  after(() => ctx.server && ctx.server.dispose());
+  return ctx;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Clients.
 
@@ -393,6 +416,27 @@ async function subscribed(p, channelName, ms = 5000) {
   return ch;
 }
 
+/**
+ * A fresh client (`clientOpts` as for `client`) subscribed to a fresh channel
+ * `channelName(prefix)`; resolves `{ch, p, channel}` once the subscription succeeded.
+ */
+async function subscribeFresh(server, prefix = '', clientOpts = {}) {
+  const ch = channelName(prefix);
+  const p = client(server, clientOpts);
+  const channel = await subscribed(p, ch);
+  return { ch, p, channel };
+}
+
+/**
+ * Triggers `event` with `data` on `channel` through `rest` (`params` as for `rest.trigger`,
+ * e.g. `{socket_id}`) and resolves with the data `channel` then receives.
+ */
+async function triggered(rest, channel, event, data, params) {
+  const got = waitEvent(channel, event);
+  await rest.trigger(channel.name, event, data, params);
+  return got;
+}
+
 /** Polls `fn` until it returns a truthy value (returned) or `ms` elapse (throws the last error). */
 async function eventually(fn, { ms = 3000, every = 50 } = {}) {
   const deadline = Date.now() + ms;
@@ -470,6 +514,9 @@ module.exports = {
   rejection,
   sleep,
   startServer,
+  subscribeFresh,
   subscribed,
+  triggered,
   waitEvent,
+  withServer,
 };

@@ -2,29 +2,23 @@
 // Subscription limits (soketi tests/ws.test.ts #9-#11) as pusher-js reports them:
 // `pusher:subscription_error` with `{type:'LimitReached', error, status}`.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
 describe('subscription limits', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer({
-      env: {
-        SOKETI_CHANNEL_LIMITS_MAX_NAME_LENGTH: '25',
-        SOKETI_PRESENCE_MAX_MEMBER_SIZE: '0.05', // KB: 51 bytes of user_info
-        SOKETI_PRESENCE_MAX_MEMBERS: '1',
-      },
-    });
+  const ctx = h.withServer({
+    env: {
+      SOKETI_CHANNEL_LIMITS_MAX_NAME_LENGTH: '25',
+      SOKETI_PRESENCE_MAX_MEMBER_SIZE: '0.05', // KB: 51 bytes of user_info
+      SOKETI_PRESENCE_MAX_MEMBERS: '1',
+    },
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('channelLimits.maxNameLength: a 26-character name → LimitReached / 4009', async () => {
     const name = `c${'a'.repeat(25)}`;
     assert.equal(name.length, 26);
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     const err = await h.waitEvent(p.subscribe(name), 'pusher:subscription_error');
     assert.equal(err.type, 'LimitReached');
     assert.equal(err.status, 4009);
@@ -34,7 +28,7 @@ describe('subscription limits', () => {
   });
 
   it('presence.maxMemberSizeInKb: oversized user_info → LimitReached / 4301', async () => {
-    const p = h.client(server, {
+    const p = h.client(ctx.server, {
       presence: { user_id: 1, user_info: { name: 'John', bio: 'x'.repeat(100) } },
     });
     const err = await h.waitEvent(p.subscribe(`presence-${Math.floor(Math.random() * 1e6)}`), 'pusher:subscription_error');
@@ -44,9 +38,9 @@ describe('subscription limits', () => {
 
   it('presence.maxMembersPerChannel (1): a second user → LimitReached / 4100', async () => {
     const ch = `presence-${Math.floor(Math.random() * 1e6)}`;
-    const john = h.client(server, { presence: { user_id: 1, user_info: { name: 'John' } } });
+    const john = h.client(ctx.server, { presence: { user_id: 1, user_info: { name: 'John' } } });
     await h.subscribed(john, ch);
-    const alice = h.client(server, { presence: { user_id: 2, user_info: { name: 'Alice' } } });
+    const alice = h.client(ctx.server, { presence: { user_id: 2, user_info: { name: 'Alice' } } });
     const err = await h.waitEvent(alice.subscribe(ch), 'pusher:subscription_error');
     assert.equal(err.type, 'LimitReached');
     assert.equal(err.status, 4100);

@@ -3,7 +3,7 @@
 // documented names `{prefix}{port}_connected`, labels `app_id` and `port`, Content-Type
 // `text/plain; version=0.0.4`), driven by pusher-js clients.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -18,21 +18,18 @@ function sample(body, name, appId = 'app-id') {
 }
 
 describe('metrics (SOKETI_METRICS_ENABLED=true)', () => {
-  let server;
+  const ctx = h.withServer({ env: { SOKETI_METRICS_ENABLED: 'true' } });
   let connected;
   let scrape;
 
-  before(async () => {
-    server = await h.startServer({ env: { SOKETI_METRICS_ENABLED: 'true' } });
-    connected = `soketi_${server.port}_connected`;
+  before(() => {
+    connected = `soketi_${ctx.server.port}_connected`;
     scrape = async () => {
-      const res = await server.metrics('/metrics');
+      const res = await ctx.server.metrics('/metrics');
       assert.equal(res.status, 200);
       return res;
     };
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('GET /metrics is Prometheus text with the port-named metrics', async (t) => {
     const res = await scrape();
@@ -42,7 +39,7 @@ describe('metrics (SOKETI_METRICS_ENABLED=true)', () => {
     }
     assert.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/);
     assert.match(res.body, new RegExp(`^# TYPE ${connected} gauge$`, 'm'));
-    assert.match(res.body, new RegExp(`^${connected}\\{[^}]*port="${server.port}"[^}]*\\} `, 'm'));
+    assert.match(res.body, new RegExp(`^${connected}\\{[^}]*port="${ctx.server.port}"[^}]*\\} `, 'm'));
   });
 
   it('the connected gauge equals the number of open pusher-js clients', async (t) => {
@@ -51,18 +48,18 @@ describe('metrics (SOKETI_METRICS_ENABLED=true)', () => {
       return;
     }
     await h.eventually(async () => sample((await scrape()).body, connected) === 0);
-    const clients = [h.client(server), h.client(server), h.client(server)];
+    const clients = [h.client(ctx.server), h.client(ctx.server), h.client(ctx.server)];
     await Promise.all(clients.map((p) => h.connected(p)));
     // A refused client (unknown key) is not counted.
-    const refused = h.client(server, { key: 'no-such-key' });
+    const refused = h.client(ctx.server, { key: 'no-such-key' });
     await h.eventually(() => refused.errorCodes.includes(4001));
     assert.equal(sample((await scrape()).body, connected), 3);
 
     h.disconnect(clients[0]);
     await h.eventually(async () => sample((await scrape()).body, connected) === 2);
     const body = (await scrape()).body;
-    assert.ok(sample(body, `soketi_${server.port}_new_connections_total`) >= 3);
-    assert.ok(sample(body, `soketi_${server.port}_new_disconnections_total`) >= 1);
+    assert.ok(sample(body, `soketi_${ctx.server.port}_new_connections_total`) >= 3);
+    assert.ok(sample(body, `soketi_${ctx.server.port}_new_disconnections_total`) >= 1);
 
     await h.disconnectAll();
     await h.eventually(async () => sample((await scrape()).body, connected) === 0);
@@ -70,27 +67,21 @@ describe('metrics (SOKETI_METRICS_ENABLED=true)', () => {
 });
 
 describe('metrics with SOKETI_METRICS_PROMETHEUS_PORT_IN_NAME=false (soketi 1.x names)', () => {
-  let server;
-
-  before(async () => {
-    server = await h.startServer({
-      env: { SOKETI_METRICS_ENABLED: 'true', SOKETI_METRICS_PROMETHEUS_PORT_IN_NAME: 'false' },
-    });
+  const ctx = h.withServer({
+    env: { SOKETI_METRICS_ENABLED: 'true', SOKETI_METRICS_PROMETHEUS_PORT_IN_NAME: 'false' },
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('soketi_connected{port="<port>"} counts the open clients', async (t) => {
-    const first = await server.metrics('/metrics');
+    const first = await ctx.server.metrics('/metrics');
     if (!first.body.includes('soketi_connected')) {
       t.skip('metrics module without the 1.x naming switch: body lacks soketi_connected');
       return;
     }
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     await h.connected(p);
-    await h.eventually(async () => sample((await server.metrics('/metrics')).body, 'soketi_connected') === 1);
-    const body = (await server.metrics('/metrics')).body;
-    assert.match(body, new RegExp(`^soketi_connected\\{[^}]*port="${server.port}"[^}]*\\} 1$`, 'm'));
-    assert.ok(!body.includes(`soketi_${server.port}_connected`));
+    await h.eventually(async () => sample((await ctx.server.metrics('/metrics')).body, 'soketi_connected') === 1);
+    const body = (await ctx.server.metrics('/metrics')).body;
+    assert.match(body, new RegExp(`^soketi_connected\\{[^}]*port="${ctx.server.port}"[^}]*\\} 1$`, 'm'));
+    assert.ok(!body.includes(`soketi_${ctx.server.port}_connected`));
   });
 });

@@ -2,7 +2,7 @@
 // soketi tests/presence.test.ts with pusher-js 8 presence channels. Users: John (user_id 1),
 // Alice (user_id 2) — numeric ids, as soketi's suite signs them.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -15,38 +15,29 @@ function dataOf(frame) {
 }
 
 describe('presence channels', () => {
-  let server;
-  let rest;
-
-  before(async () => {
-    server = await h.startServer();
-    rest = h.backend(server);
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('subscription_succeeded gives the members; backend events arrive', async () => {
-    const ch = h.channelName('presence-');
-    const john = h.client(server, { presence: JOHN });
-    const channel = await h.subscribed(john, ch);
+    const { channel } = await ctx.subscribeFresh('presence-', { presence: JOHN });
     const members = channel.succeededData;
     assert.equal(members.count, 1);
     assert.equal(members.me.id, 1);
     assert.deepEqual(members.me.info, { id: 1, name: 'John' });
     assert.equal(members.get('1').info.name, 'John');
 
-    const got = h.waitEvent(channel, 'greeting');
-    await rest.trigger(ch, 'greeting', { message: 'hello' });
-    assert.deepEqual(await got, { message: 'hello' });
+    assert.deepEqual(
+      await h.triggered(ctx.rest, channel, 'greeting', { message: 'hello' }),
+      { message: 'hello' },
+    );
   });
 
   it('member_added / member_removed between two clients', async () => {
     const ch = h.channelName('presence-');
-    const john = h.client(server, { presence: JOHN });
+    const john = h.client(ctx.server, { presence: JOHN });
     const johnCh = await h.subscribed(john, ch);
     const added = h.waitEvent(johnCh, 'pusher:member_added');
 
-    const alice = h.client(server, { presence: ALICE });
+    const alice = h.client(ctx.server, { presence: ALICE });
     const aliceCh = await h.subscribed(alice, ch);
     const aliceView = aliceCh.succeededData;
     assert.equal(aliceView.count, 2);
@@ -68,9 +59,9 @@ describe('presence channels', () => {
 
   it('numeric user_id keeps its JSON type on the wire', async () => {
     const ch = h.channelName('presence-');
-    const john = h.client(server, { presence: JOHN });
+    const john = h.client(ctx.server, { presence: JOHN });
     await h.subscribed(john, ch);
-    const alice = h.client(server, { presence: ALICE });
+    const alice = h.client(ctx.server, { presence: ALICE });
     await h.subscribed(alice, ch);
     await h.eventually(() => h.framesOf(john, 'pusher_internal:member_added', ch).length === 1);
 
@@ -91,19 +82,19 @@ describe('presence channels', () => {
 
   it('the same user on two connections is one member (added once, removed once)', async () => {
     const ch = h.channelName('presence-');
-    const john1 = h.client(server, { presence: JOHN });
+    const john1 = h.client(ctx.server, { presence: JOHN });
     await h.subscribed(john1, ch);
-    const alice = h.client(server, { presence: ALICE });
+    const alice = h.client(ctx.server, { presence: ALICE });
     const aliceCh = await h.subscribed(alice, ch);
     const aliceAdded = h.collect(aliceCh, 'pusher:member_added');
     const aliceRemoved = h.collect(aliceCh, 'pusher:member_removed');
 
-    const john2 = h.client(server, { presence: JOHN });
+    const john2 = h.client(ctx.server, { presence: JOHN });
     const john2Ch = await h.subscribed(john2, ch);
     assert.equal(john2Ch.succeededData.count, 2, 'John twice + Alice = 2 members');
     assert.equal(john2Ch.succeededData.me.id, 1);
 
-    let info = await h.getJson(rest, `/channels/${ch}`, { info: 'user_count,subscription_count' });
+    let info = await h.getJson(ctx.rest, `/channels/${ch}`, { info: 'user_count,subscription_count' });
     assert.equal(info.subscription_count, 3);
     assert.equal(info.user_count, 2);
     await h.sleep(200);
@@ -111,7 +102,7 @@ describe('presence channels', () => {
     assert.equal(h.framesOf(alice, 'pusher_internal:member_added', ch).length, 0);
 
     h.disconnect(john1);
-    await h.eventually(async () => (await h.getJson(rest, `/channels/${ch}`)).subscription_count === 2);
+    await h.eventually(async () => (await h.getJson(ctx.rest, `/channels/${ch}`)).subscription_count === 2);
     await h.sleep(100);
     assert.equal(aliceRemoved.length, 0, 'John still has a socket: no member_removed yet');
 
@@ -122,14 +113,14 @@ describe('presence channels', () => {
     assert.equal(h.framesOf(alice, 'pusher_internal:member_removed', ch).length, 1);
     assert.equal(aliceRemoved[0].id, 1);
     assert.equal(aliceCh.members.count, 1);
-    info = await h.getJson(rest, `/channels/${ch}`, { info: 'user_count' });
+    info = await h.getJson(ctx.rest, `/channels/${ch}`, { info: 'user_count' });
     assert.equal(info.user_count, 1);
     assert.equal(info.subscription_count, 1);
   });
 
   it('wrong auth gives pusher:subscription_error AuthError / 401', async () => {
     const ch = h.channelName('presence-');
-    const p = h.client(server, {
+    const p = h.client(ctx.server, {
       // pusher-js needs channel_data to accept the response; the signature is wrong.
       channelAuth: () => ({ auth: 'app-key:incorrect', channel_data: JSON.stringify(JOHN) }),
     });
@@ -140,14 +131,14 @@ describe('presence channels', () => {
 
   it('unsubscribe empties the channel', async () => {
     const ch = h.channelName('presence-');
-    const john = h.client(server, { presence: JOHN });
+    const john = h.client(ctx.server, { presence: JOHN });
     await h.subscribed(john, ch);
     john.unsubscribe(ch);
     await h.eventually(async () => {
-      const info = await h.getJson(rest, `/channels/${ch}`, { info: 'user_count' });
+      const info = await h.getJson(ctx.rest, `/channels/${ch}`, { info: 'user_count' });
       return info.subscription_count === 0 && info.user_count === 0 && info.occupied === false;
     });
-    const users = await h.getJson(rest, `/channels/${ch}/users`);
+    const users = await h.getJson(ctx.rest, `/channels/${ch}/users`);
     assert.deepEqual(users.users, []);
   });
 });

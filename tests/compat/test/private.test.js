@@ -1,33 +1,24 @@
 'use strict';
 // soketi tests/private.test.ts with pusher-js 8 signing through channelAuthorization.customHandler.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
 describe('private channels', () => {
-  let server;
-  let rest;
-
-  before(async () => {
-    server = await h.startServer();
-    rest = h.backend(server);
-  });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
+  const ctx = h.withServer();
 
   it('subscribes with a signed auth and receives a backend trigger', async () => {
-    const ch = h.channelName('private-');
-    const p = h.client(server);
-    const channel = await h.subscribed(p, ch);
-    const got = h.waitEvent(channel, 'greeting');
-    await rest.trigger(ch, 'greeting', { message: 'hello', weirdVariable: 'abc/d' });
-    assert.deepEqual(await got, { message: 'hello', weirdVariable: 'abc/d' });
+    const { channel } = await ctx.subscribeFresh('private-');
+    assert.deepEqual(
+      await h.triggered(ctx.rest, channel, 'greeting', { message: 'hello', weirdVariable: 'abc/d' }),
+      { message: 'hello', weirdVariable: 'abc/d' },
+    );
   });
 
   it('wrong auth gives pusher:subscription_error AuthError / 401', async () => {
     const ch = h.channelName('private-');
-    const p = h.client(server, { channelAuth: () => ({ auth: 'app-key:incorrect' }) });
+    const p = h.client(ctx.server, { channelAuth: () => ({ auth: 'app-key:incorrect' }) });
     const channel = p.subscribe(ch);
     const succeeded = h.collect(channel, 'pusher:subscription_succeeded');
     const err = await h.waitEvent(channel, 'pusher:subscription_error');
@@ -35,14 +26,14 @@ describe('private channels', () => {
     assert.equal(err.status, 401);
     assert.equal(succeeded.length, 0);
     // The rejected socket is not counted as a subscriber.
-    const info = await h.getJson(rest, `/channels/${ch}`);
+    const info = await h.getJson(ctx.rest, `/channels/${ch}`);
     assert.equal(info.subscription_count, 0);
   });
 
   it('a signature for another socket is refused', async () => {
     const ch = h.channelName('private-');
-    const signer = h.backend(server);
-    const p = h.client(server, {
+    const signer = h.backend(ctx.server);
+    const p = h.client(ctx.server, {
       channelAuth: () => signer.authorizeChannel('1234.5678', ch),
     });
     const err = await h.waitEvent(p.subscribe(ch), 'pusher:subscription_error');
@@ -52,16 +43,16 @@ describe('private channels', () => {
 
   it('unsubscribe and sudden disconnect leave no channel behind', async () => {
     const ch = h.channelName('private-');
-    const a = h.client(server);
-    const b = h.client(server);
+    const a = h.client(ctx.server);
+    const b = h.client(ctx.server);
     await h.subscribed(a, ch);
     await h.subscribed(b, ch);
-    assert.equal((await h.getJson(rest, `/channels/${ch}`)).subscription_count, 2);
+    assert.equal((await h.getJson(ctx.rest, `/channels/${ch}`)).subscription_count, 2);
     a.unsubscribe(ch);
-    await h.eventually(async () => (await h.getJson(rest, `/channels/${ch}`)).subscription_count === 1);
+    await h.eventually(async () => (await h.getJson(ctx.rest, `/channels/${ch}`)).subscription_count === 1);
     h.disconnect(b);
     await h.eventually(async () => {
-      const info = await h.getJson(rest, `/channels/${ch}`);
+      const info = await h.getJson(ctx.rest, `/channels/${ch}`);
       return info.subscription_count === 0 && info.occupied === false;
     });
   });
@@ -71,10 +62,11 @@ describe('private channels', () => {
   // and sends no auth.
   it('a name merely containing "private-" is a public channel', async () => {
     const ch = `foo-${h.channelName('private-')}`;
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     const channel = await h.subscribed(p, ch);
-    const got = h.waitEvent(channel, 'greeting');
-    await rest.trigger(ch, 'greeting', { message: 'hello' });
-    assert.deepEqual(await got, { message: 'hello' });
+    assert.deepEqual(
+      await h.triggered(ctx.rest, channel, 'greeting', { message: 'hello' }),
+      { message: 'hello' },
+    );
   });
 });

@@ -3,7 +3,7 @@
 // #18-#19) with pusher-js `signin()` and userAuthentication.customHandler signing locally with
 // `pusher.authenticateUser()`. The app has user authentication on with a 2 s timeout.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -22,23 +22,15 @@ async function signedIn(server, opts = {}) {
 }
 
 describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
-  let server;
-  let rest;
-
-  before(async () => {
-    server = await h.startServer({
-      env: {
-        SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true',
-        SOKETI_USER_AUTHENTICATION_TIMEOUT: String(TIMEOUT_MS),
-      },
-    });
-    rest = h.backend(server);
+  const ctx = h.withServer({
+    env: {
+      SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true',
+      SOKETI_USER_AUTHENTICATION_TIMEOUT: String(TIMEOUT_MS),
+    },
   });
-  afterEach(() => h.disconnectAll());
-  after(() => server && server.dispose());
 
   it('signin() gets pusher:signin_success and the socket outlives the timeout', async () => {
-    const [p, data] = await signedIn(server);
+    const [p, data] = await signedIn(ctx.server);
     assert.equal(JSON.parse(data.user_data).id, '1');
     assert.equal(typeof data.auth, 'string');
     assert.equal(p.user.user_data.id, '1');
@@ -48,31 +40,31 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
   });
 
   it('sendToUser reaches the signed-in user', async () => {
-    const [p] = await signedIn(server);
-    const other = h.client(server, { user: { id: '2', name: 'Alice' } });
+    const [p] = await signedIn(ctx.server);
+    const other = h.client(ctx.server, { user: { id: '2', name: 'Alice' } });
     const otherSuccess = h.waitEvent(other, 'pusher:signin_success');
     other.signin();
     await otherSuccess;
     const otherGot = h.collect(other.user, 'my-event');
 
     const got = h.waitEvent(p.user, 'my-event');
-    await rest.sendToUser('1', 'my-event', { message: 'hello', weirdVariable: 'abc/d' });
+    await ctx.rest.sendToUser('1', 'my-event', { message: 'hello', weirdVariable: 'abc/d' });
     assert.deepEqual(await got, { message: 'hello', weirdVariable: 'abc/d' });
     await h.sleep(200);
     assert.equal(otherGot.length, 0, "user 2 does not get user 1's message");
   });
 
   it('terminateUserConnections sends 4009 and disconnects every socket of the user', async () => {
-    const [a] = await signedIn(server);
-    const [b] = await signedIn(server);
-    const bystander = h.client(server, { user: { id: '2', name: 'Alice' } });
+    const [a] = await signedIn(ctx.server);
+    const [b] = await signedIn(ctx.server);
+    const bystander = h.client(ctx.server, { user: { id: '2', name: 'Alice' } });
     const bystanderSuccess = h.waitEvent(bystander, 'pusher:signin_success');
     bystander.signin();
     await bystanderSuccess;
 
     const errA = h.waitEvent(a, 'pusher:error');
     const errB = h.waitEvent(b, 'pusher:error');
-    await rest.terminateUserConnections('1');
+    await ctx.rest.terminateUserConnections('1');
     assert.equal((await errA).code, 4009);
     assert.equal((await errB).code, 4009);
     // 4000-4099 closes mean "do not reconnect" to pusher-js.
@@ -83,7 +75,7 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
   });
 
   it('a client that never signs in gets 4009 after the timeout', async () => {
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     await h.connected(p);
     const err = await h.waitEvent(p, 'pusher:error', { ms: TIMEOUT_MS + 3000 });
     assert.equal(err.code, 4009);
@@ -99,7 +91,7 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
     // Three clients, connected a third of a second apart, so that a clock with a coarse
     // granularity cannot hide behind a lucky phase.
     const one = async () => {
-      const p = h.client(server);
+      const p = h.client(ctx.server);
       await h.connected(p);
       const started = Date.now();
       const err = await h.waitEvent(p, 'pusher:error', { ms: TIMEOUT_MS + 3000 });
@@ -122,7 +114,7 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
   });
 
   it('a bad signin signature gets 4009 at once', async () => {
-    const p = h.client(server, {
+    const p = h.client(ctx.server, {
       userAuth: () => ({ auth: 'app-key:fail-on-purpose', user_data: JSON.stringify({ id: '1' }) }),
     });
     await h.connected(p);
@@ -134,7 +126,7 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
   });
 
   it('joining a private channel right away also satisfies the timeout', async () => {
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     await h.subscribed(p, h.channelName('private-'));
     await h.sleep(PAST_TIMEOUT_MS);
     assert.equal(p.connection.state, 'connected');
@@ -142,7 +134,7 @@ describe('user authentication (enableUserAuthentication, timeout 2 s)', () => {
   });
 
   it('joining a presence channel right away also satisfies the timeout', async () => {
-    const p = h.client(server);
+    const p = h.client(ctx.server);
     await h.subscribed(p, h.channelName('presence-'));
     await h.sleep(PAST_TIMEOUT_MS);
     assert.equal(p.connection.state, 'connected');
