@@ -111,7 +111,8 @@ impl Server {
         let (adapter, subscriber): (Arc<dyn Adapter>, _) = match config.adapter.driver {
             AdapterDriver::Local => (Arc::new(Local), None),
             AdapterDriver::Redis => {
-                let (redis, subscriber) = crate::adapter::redis::Redis::start(&config.adapter)?;
+                let (redis, subscriber) =
+                    crate::adapter::redis::Redis::start(&config.adapter, stats.clone())?;
                 (Arc::new(redis), Some(subscriber))
             }
         };

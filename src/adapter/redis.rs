@@ -15,7 +15,6 @@
 //! cut off, and a late burst would arrive out of order with newer local publishes).
 //! The subscriber reads with a short timeout so that it notices the server stopping.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use redis::{ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
 use super::{classify, encode_envelope, Adapter, Envelope, Inbound};
 use crate::config::AdapterConfig;
+use crate::metrics::stats::{BusCounter, Stats};
 use crate::session::Shared;
 
 /// Envelopes that may wait for the publisher; more are dropped (and counted).
@@ -35,22 +35,11 @@ const READ_TIMEOUT: Duration = Duration::from_millis(200);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Counters of the bus traffic (read by tests and, later, the metrics).
-#[derive(Debug, Default)]
-pub struct BusCounters {
-    /// Envelopes published on Redis.
-    pub published: AtomicU64,
-    /// Envelopes from other nodes handed to the reactors.
-    pub received: AtomicU64,
-    /// Envelopes not published: the queue was full, or Redis was down.
-    pub dropped: AtomicU64,
-}
-
 /// The Redis adapter (see the module docs).
 pub struct Redis {
     uuid: String,
     queue: SyncSender<Vec<u8>>,
-    pub counters: Arc<BusCounters>,
+    stats: Arc<Stats>,
 }
 
 /// The base channel: `redis-adapter`, or `<prefix>#redis-adapter` (soketi's names).
@@ -80,38 +69,34 @@ pub struct Subscriber {
     uuid: String,
     info: ConnectionInfo,
     pattern: String,
-    counters: Arc<BusCounters>,
+    stats: Arc<Stats>,
 }
 
 impl Redis {
     /// Starts the publisher thread; the subscriber is started with [`Subscriber::spawn`]
     /// once the shared state it delivers into exists.
-    pub fn start(config: &AdapterConfig) -> std::io::Result<(Redis, Subscriber)> {
+    /// Its traffic is counted in `stats.bus`.
+    pub fn start(
+        config: &AdapterConfig,
+        stats: Arc<Stats>,
+    ) -> std::io::Result<(Redis, Subscriber)> {
         let uuid = super::node_uuid();
         let info = connection_info(config);
         let base = base_channel(&config.redis_prefix);
-        let counters = Arc::new(BusCounters::default());
         let (queue, jobs) = sync_channel(QUEUE_MESSAGES);
         {
-            let (info, base, counters) = (info.clone(), base.clone(), counters.clone());
+            let (info, base, stats) = (info.clone(), base.clone(), stats.clone());
             std::thread::Builder::new()
                 .name("fanoutd-redis-pub".into())
-                .spawn(move || publish_loop(info, base, jobs, counters))?;
+                .spawn(move || publish_loop(info, base, jobs, stats))?;
         }
         let sub = Subscriber {
             uuid: uuid.clone(),
             info,
             pattern: format!("{base}*"),
-            counters: counters.clone(),
+            stats: stats.clone(),
         };
-        Ok((
-            Redis {
-                uuid,
-                queue,
-                counters,
-            },
-            sub,
-        ))
+        Ok((Redis { uuid, queue, stats }, sub))
     }
 
     /// This node's uuid on the bus.
@@ -136,7 +121,7 @@ impl Adapter for Redis {
         match self.queue.try_send(env) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.stats.bus.bump(BusCounter::Dropped);
             }
         }
     }
@@ -188,12 +173,7 @@ fn connect(info: &ConnectionInfo) -> redis::RedisResult<redis::Connection> {
     redis::Client::open(info.clone())?.get_connection_with_timeout(CONNECT_TIMEOUT)
 }
 
-fn publish_loop(
-    info: ConnectionInfo,
-    channel: String,
-    jobs: Receiver<Vec<u8>>,
-    counters: Arc<BusCounters>,
-) {
+fn publish_loop(info: ConnectionInfo, channel: String, jobs: Receiver<Vec<u8>>, stats: Arc<Stats>) {
     let mut outage = Outage::new("publisher");
     let mut conn: Option<redis::Connection> = None;
     let mut retry_at = std::time::Instant::now();
@@ -212,16 +192,14 @@ fn publish_loop(
             }
         }
         let Some(c) = conn.as_mut() else {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            stats.bus.bump(BusCounter::Dropped);
             continue;
         };
         let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH").arg(&channel).arg(env).query(c);
         match sent {
-            Ok(_) => {
-                counters.published.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(_) => stats.bus.bump(BusCounter::Published),
             Err(e) => {
-                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                stats.bus.bump(BusCounter::Dropped);
                 outage.failed(&info, &e);
                 conn = None;
                 retry_at = std::time::Instant::now() + outage.next_wait();
@@ -286,7 +264,7 @@ impl Subscriber {
             } = classify(&env, &self.uuid)
             {
                 if super::deliver(&shared, app_id, channel, data, except) {
-                    self.counters.received.fetch_add(1, Ordering::Relaxed);
+                    self.stats.bus.bump(BusCounter::Received);
                 }
             }
         }

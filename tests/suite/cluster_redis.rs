@@ -108,6 +108,34 @@ fn a_rest_publish_on_one_node_reaches_subscribers_on_both_exactly_once() {
         let got = until_marker(c);
         assert_eq!(events(&got, "back"), 1, "{got:?}");
     }
+    // Counted on both nodes: every publish went out once, and what came in was delivered.
+    // (The bus-ready pings of `cluster` are counted too, hence "at least".)
+    for srv in [&a, &b] {
+        let published = bus_metric(srv, "published");
+        let received = bus_metric(srv, "received");
+        assert!(published >= 2, "published {published}");
+        assert!(received >= 2, "received {received}");
+        assert_eq!(bus_metric(srv, "dropped"), 0);
+    }
+}
+
+/// The value of `*_adapter_<what>_messages_total` on `srv`.
+fn bus_metric(srv: &TestServer, what: &str) -> u64 {
+    let name = format!("_adapter_{what}_messages_total{{");
+    let body = srv.metrics();
+    let line = body
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains(&name))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_bus_families_are_present_at_zero_with_the_local_adapter() {
+    let srv = TestServer::default();
+    for what in ["published", "received", "dropped"] {
+        assert_eq!(bus_metric(&srv, what), 0, "{what}");
+    }
 }
 
 #[test]
