@@ -314,3 +314,104 @@ fn the_envelope_a_node_publishes_has_exactly_soketis_keys() {
     assert!(env.as_object().unwrap().contains_key("exceptingId"));
     assert_eq!(env["exceptingId"], Value::Null);
 }
+
+/// A private `redis-server` on an ephemeral port, for the fault tests (the shared one is never
+/// stopped). Killed on drop.
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start_on(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt-get install redis-server)");
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis { child, port }
+    }
+
+    fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        PrivateRedis::start_on(port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Publishes on `from` until `c` (subscribed to `channel` on another node) gets one; returns
+/// how long that took.
+fn until_crossing(from: &TestServer, c: &mut Client, channel: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    c.set_timeout(Duration::from_millis(100));
+    loop {
+        assert!(
+            start.elapsed() < within,
+            "nothing crossed the bus within {within:?}"
+        );
+        assert_eq!(from.trigger(channel, "probe", &json!({})).status, 200);
+        if let Ok(tungstenite::Message::Text(_)) = c.ws.read() {
+            c.set_timeout(WAIT);
+            return start.elapsed();
+        }
+    }
+}
+
+#[test]
+fn with_redis_down_local_delivery_goes_on_and_cross_node_delivery_resumes_after() {
+    let mut redis = PrivateRedis::start();
+    let prefix = unique_prefix("fault");
+    let node = || {
+        let mut c = node_config(&prefix);
+        c.adapter.redis_port = redis.port;
+        TestServer::start(c)
+    };
+    let (a, b) = (node(), node());
+    let mut on_a = a.client();
+    let mut on_b = b.client();
+    on_a.subscribe("room");
+    on_b.subscribe("probe-room");
+    until_crossing(&a, &mut on_b, "probe-room", WAIT);
+
+    redis.stop();
+    // Local delivery does not wait for the bus: every publish reaches A's subscriber, and
+    // the ones that could not go out are counted as dropped.
+    for i in 0..20 {
+        let r = a.trigger("room", "local", &json!({ "i": i }));
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(on_a.recv_event("local")["channel"], "room");
+    }
+    let deadline = Instant::now() + WAIT;
+    while bus_metric(&a, "dropped") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no drop counted while Redis was down"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let _redis = PrivateRedis::start_on(redis.port);
+    // The subscriber retries at most 2 s apart; allow for one connect on top.
+    let took = until_crossing(&a, &mut on_b, "probe-room", Duration::from_secs(5));
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
