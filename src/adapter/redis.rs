@@ -13,7 +13,10 @@
 //! not per message. While the publisher is down, what it takes from the queue is dropped and
 //! counted: a publish is not held for later (Pusher promises no delivery to a node that is
 //! cut off, and a late burst would arrive out of order with newer local publishes).
-//! The subscriber reads with a short timeout so that it notices the server stopping.
+//! The subscriber reads with a short timeout so that it notices the server stopping, and
+//! `PING`s after [`HEALTH_CHECK_AFTER`] of silence so that a connection that died without a
+//! word (a partition) is replaced; a `PUBLISH` that takes longer than [`COMMAND_TIMEOUT`]
+//! gives the publisher's connection up the same way.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Weak};
@@ -32,6 +35,12 @@ pub const QUEUE_MESSAGES: usize = 16_384;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the subscriber waits for a message before checking whether the server stops.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
+/// Longest a `PUBLISH` (or the subscriber's health-check `PING`) may take before the
+/// connection is given up as dead.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// After this long without a message the subscriber `PING`s Redis, so that a connection
+/// that died silently (no FIN or RST: a partition, a host gone) is noticed and replaced.
+const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -170,7 +179,10 @@ impl Outage {
 }
 
 fn connect(info: &ConnectionInfo) -> redis::RedisResult<redis::Connection> {
-    redis::Client::open(info.clone())?.get_connection_with_timeout(CONNECT_TIMEOUT)
+    let conn = redis::Client::open(info.clone())?.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    conn.set_write_timeout(Some(COMMAND_TIMEOUT))?;
+    conn.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+    Ok(conn)
 }
 
 fn publish_loop(info: ConnectionInfo, channel: String, jobs: Receiver<Vec<u8>>, stats: Arc<Stats>) {
@@ -225,6 +237,9 @@ impl Subscriber {
                 Ok(()) => return, // the server stops
                 Err(e) => e,
             };
+            if stopping(&shared) {
+                return; // the server stops: Redis going away with it is no outage
+            }
             outage.failed(&self.info, &failure);
             let wait = outage.next_wait();
             let until = std::time::Instant::now() + wait;
@@ -241,15 +256,27 @@ impl Subscriber {
         pubsub.psubscribe(&self.pattern)?;
         pubsub.set_read_timeout(Some(READ_TIMEOUT))?;
         outage.up(&self.info);
+        let mut heard = std::time::Instant::now();
         loop {
             let msg = match pubsub.get_message() {
                 Ok(msg) => msg,
-                Err(e) if e.is_timeout() => match shared.upgrade() {
-                    Some(s) if !s.is_closing() => continue,
-                    _ => return Ok(()),
-                },
+                Err(e) if e.is_timeout() => {
+                    match shared.upgrade() {
+                        Some(s) if !s.is_closing() => {}
+                        _ => return Ok(()),
+                    }
+                    if heard.elapsed() >= HEALTH_CHECK_AFTER {
+                        // Messages that arrive meanwhile are kept for `get_message`.
+                        pubsub.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+                        pubsub.ping::<redis::Value>()?;
+                        pubsub.set_read_timeout(Some(READ_TIMEOUT))?;
+                        heard = std::time::Instant::now();
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
+            heard = std::time::Instant::now();
             let Some(shared) = shared.upgrade() else {
                 return Ok(());
             };

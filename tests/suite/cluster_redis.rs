@@ -415,3 +415,45 @@ fn with_redis_down_local_delivery_goes_on_and_cross_node_delivery_resumes_after(
     let took = until_crossing(&a, &mut on_b, "probe-room", Duration::from_secs(5));
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
+
+#[test]
+fn an_idle_subscriber_pings_redis_and_keeps_its_connection() {
+    let redis = PrivateRedis::start();
+    let mut c = node_config(&unique_prefix("idle"));
+    c.adapter.redis_port = redis.port;
+    let a = TestServer::start(c.clone());
+    let b = TestServer::start(c);
+    let mut on_b = b.client();
+    on_b.subscribe("probe-room");
+    until_crossing(&a, &mut on_b, "probe-room", WAIT);
+    let mut admin = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // The subscribers' connections: (id, last command).
+    let mut subscribers = || -> Vec<(String, String)> {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+        let field = |line: &str, key: &str| {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix(key))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut subs: Vec<(String, String)> = list
+            .lines()
+            .filter(|l| field(l, "psub=") == "1")
+            .map(|l| (field(l, "id="), field(l, "cmd=")))
+            .collect();
+        subs.sort();
+        subs
+    };
+    let before = subscribers();
+    assert_eq!(before.len(), 2, "{before:?}");
+    // Past the 5 s health check: each subscriber PINGs on the connection it has.
+    std::thread::sleep(Duration::from_millis(6_000));
+    let after = subscribers();
+    let ids = |v: &[(String, String)]| v.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&after), ids(&before), "a subscriber reconnected");
+    assert!(after.iter().all(|s| s.1 == "ping"), "{after:?}");
+    until_crossing(&a, &mut on_b, "probe-room", WAIT);
+}
