@@ -303,6 +303,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let stats = Arc::new(Stats::new(1, 0));
+        let (queue, jobs) = sync_channel(1);
+        let redis = Redis {
+            uuid: "me".into(),
+            queue,
+            stats: stats.clone(),
+        };
+        for _ in 0..3 {
+            redis.broadcast("app", "ch", b"{}", None);
+        }
+        assert_eq!(stats.bus.value(BusCounter::Dropped), 2);
+        assert_eq!(
+            jobs.try_recv().unwrap(),
+            br#"{"uuid":"me","appId":"app","channel":"ch","data":"{}","exceptingId":null}"#
+        );
+        drop(jobs);
+        redis.broadcast("app", "ch", b"{}", None);
+        assert_eq!(stats.bus.value(BusCounter::Dropped), 3);
+    }
+
+    #[test]
     fn soketis_channel_names() {
         assert_eq!(base_channel(""), "redis-adapter");
         assert_eq!(base_channel("eu"), "eu#redis-adapter");

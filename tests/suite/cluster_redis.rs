@@ -457,3 +457,37 @@ fn an_idle_subscriber_pings_redis_and_keeps_its_connection() {
     assert!(after.iter().all(|s| s.1 == "ping"), "{after:?}");
     until_crossing(&a, &mut on_b, "probe-room", WAIT);
 }
+
+#[test]
+fn a_cache_channels_last_event_published_on_one_node_is_replayed_on_the_other() {
+    let (a, b) = cluster(&unique_prefix("cache"));
+    // A subscriber on B shows when the event has arrived there.
+    let mut first = b.client();
+    first.subscribe("cache-news");
+    expect_next(&mut first, "pusher:cache_miss", Some("cache-news"));
+    assert_eq!(a.trigger("cache-news", "news", &json!("hello")).status, 200);
+    expect_next(&mut first, "news", Some("cache-news"));
+    let mut late = b.client();
+    late.subscribe("cache-news");
+    let m = expect_next(&mut late, "news", Some("cache-news"));
+    assert_eq!(m["data"], json!("hello").to_string());
+}
+
+#[test]
+fn a_server_to_user_event_reaches_the_user_on_the_other_node() {
+    let (a, b) = cluster(&unique_prefix("user"));
+    // Each of B's two reactors holds a socket of alice: the event must reach both.
+    let (x, y) = pair_across(&b);
+    let mut alice = [x, y];
+    for c in alice.iter_mut() {
+        let ud = json!({"id": "alice"}).to_string();
+        let auth = token("app-key", "app-secret", &[&c.socket_id, "::user::", &ud]);
+        c.send(json!({"event": "pusher:signin", "data": {"user_data": ud, "auth": auth}}));
+        expect_next(c, "pusher:signin_success", None);
+    }
+    let r = a.trigger("#server-to-user-alice", "notify", &json!({"n": 1}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    for c in alice.iter_mut() {
+        expect_next(c, "notify", Some("#server-to-user-alice"));
+    }
+}
