@@ -155,7 +155,7 @@ impl Outage {
         if !self.down {
             self.down = true;
             eprintln!(
-                "fanoutd: redis adapter: {} lost {}: {e}; retrying (cross-node delivery is off meanwhile)",
+                "fanoutd: redis adapter: {} cannot reach {}: {e}; retrying (cross-node delivery is off meanwhile)",
                 self.role, info.addr
             );
         }
@@ -164,7 +164,7 @@ impl Outage {
         if self.down {
             self.down = false;
             eprintln!(
-                "fanoutd: redis adapter: {} reconnected to {}",
+                "fanoutd: redis adapter: {} connected to {} (cross-node delivery is on)",
                 self.role, info.addr
             );
         }
