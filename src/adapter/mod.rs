@@ -105,7 +105,8 @@ pub enum Inbound<'a> {
     },
     /// Our own envelope, echoed by the bus.
     Own,
-    /// Not JSON, or missing `appId`, `channel` or `data` (soketi ignores those too).
+    /// Missing or empty `appId`, `channel` or `data`, or `data` that is not JSON (soketi
+    /// ignores those too).
     Invalid,
 }
 
@@ -114,13 +115,21 @@ pub fn classify<'a>(env: &'a Envelope<'_>, own_uuid: &str) -> Inbound<'a> {
     if env.uuid.as_deref() == Some(own_uuid) {
         return Inbound::Own;
     }
-    match (&env.app_id, &env.channel, &env.data) {
-        (Some(app_id), Some(channel), Some(data)) => Inbound::Deliver {
-            app_id,
-            channel,
-            data,
-            except: env.excepting_id.as_deref().and_then(SocketRef::parse),
-        },
+    // soketi 1.6.1 (`onMessage`): `!appId || !channel || !data` skips it, so an empty string
+    // counts as missing; and it `JSON.parse`s `data` before sending, so data that is not JSON
+    // is never delivered there either.
+    let given = |v: &'a Option<std::borrow::Cow<'_, str>>| v.as_deref().filter(|s| !s.is_empty());
+    match (given(&env.app_id), given(&env.channel), given(&env.data)) {
+        (Some(app_id), Some(channel), Some(data))
+            if serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok() =>
+        {
+            Inbound::Deliver {
+                app_id,
+                channel,
+                data,
+                except: env.excepting_id.as_deref().and_then(SocketRef::parse),
+            }
+        }
         _ => Inbound::Invalid,
     }
 }
@@ -230,6 +239,10 @@ mod tests {
             r#"{"uuid":"x","channel":"c","data":"{}"}"#,
             r#"{"uuid":"x","appId":"a","data":"{}"}"#,
             r#"{"uuid":"x","appId":"a","channel":"c"}"#,
+            r#"{"uuid":"x","appId":"","channel":"c","data":"{}"}"#,
+            r#"{"uuid":"x","appId":"a","channel":"","data":"{}"}"#,
+            r#"{"uuid":"x","appId":"a","channel":"c","data":""}"#,
+            r#"{"uuid":"x","appId":"a","channel":"c","data":"not json"}"#,
         ] {
             assert_eq!(classify(&parse(missing), "me"), Inbound::Invalid);
         }
