@@ -43,6 +43,8 @@ pub mod fanout;
 // State across reactors, and the apps.
 pub mod apps;
 pub mod directory;
+// Other nodes: where a publish leaves the node and where one from another node comes in.
+pub mod adapter;
 // Counters and the private listener.
 pub mod metrics;
 // Wiring.

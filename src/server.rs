@@ -18,8 +18,9 @@ use std::time::Instant;
 
 use mio::{Poll, Waker};
 
+use crate::adapter::{Adapter, Local};
 use crate::apps::{AppStore, Apps, StaticStore};
-use crate::config::Config;
+use crate::config::{AdapterDriver, Config};
 use crate::directory::{Directory, Discard, TransitionSink};
 use crate::metrics::listener::{MetricsServer, MetricsState};
 use crate::metrics::stats::Stats;
@@ -107,6 +108,14 @@ impl Server {
         let spares = Arc::new(SparePool::new(n + 1));
         let closing = Arc::new(AtomicBool::new(false));
         let public_port = addr.port();
+        let (adapter, subscriber): (Arc<dyn Adapter>, _) = match config.adapter.driver {
+            AdapterDriver::Local => (Arc::new(Local), None),
+            AdapterDriver::Redis => {
+                let (redis, subscriber) =
+                    crate::adapter::redis::Redis::start(&config.adapter, stats.clone())?;
+                (Arc::new(redis), Some(subscriber))
+            }
+        };
         let shared = Arc::new(Shared {
             directory: Directory::new(
                 inboxes.clone(),
@@ -125,8 +134,12 @@ impl Server {
             service: Service::Public,
             pending_body_bytes: Default::default(),
             lister: Some(lister),
+            adapter,
             config,
         });
+        if let Some(subscriber) = subscriber {
+            subscriber.spawn(Arc::downgrade(&shared))?;
+        }
         crate::session::listing::spawn(list_jobs, Arc::downgrade(&shared))?;
         // Everything the server holds is open before the reactors start taking connections
         // (which, in a storm, may use every descriptor left).

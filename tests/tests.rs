@@ -35,6 +35,8 @@ mod apps;
 mod cache;
 #[path = "suite/client_events.rs"]
 mod client_events;
+#[path = "suite/cluster_redis.rs"]
+mod cluster_redis;
 #[path = "suite/presence.rs"]
 mod presence;
 #[path = "suite/private.rs"]

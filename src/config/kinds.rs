@@ -13,7 +13,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::apps::AppLimits;
 use super::settings::SETTINGS;
 use super::sources::{Given, Inputs};
-use super::{AppConfig, Config, ConfigError, HttpConfig, MetricsConfig};
+use super::{
+    AdapterConfig, AdapterDriver, AppConfig, Config, ConfigError, HttpConfig, MetricsConfig,
+};
 
 /// What the settings table writes into: the config, and the server-level limits that are not
 /// fields of [`Config`] but the defaults of every app's limits.
@@ -83,6 +85,15 @@ fn unset_config() -> Config {
             port: 0,
             prefix: String::new(),
             port_in_name: false,
+        },
+        adapter: AdapterConfig {
+            driver: AdapterDriver::Local,
+            redis_host: String::new(),
+            redis_port: 0,
+            redis_db: 0,
+            redis_username: String::new(),
+            redis_password: String::new(),
+            redis_prefix: String::new(),
         },
         apps: Vec::new(),
         no_effect: Vec::new(),
@@ -377,6 +388,40 @@ impl Kind for Driver {
     }
 }
 
+/// `ADAPTER_DRIVER`: `local` or `redis`; soketi's `nats` and `cluster` stop start-up with a
+/// message that says what to use instead.
+pub(super) struct Adapter;
+
+impl Kind for Adapter {
+    fn set_default(&self, b: &mut Building) {
+        b.config.adapter.driver = AdapterDriver::Local;
+    }
+    fn read(&self, given: &Given, b: &mut Building) -> Result<(), ConfigError> {
+        b.config.adapter.driver = match given.text().map(str::trim) {
+            Some("local") => AdapterDriver::Local,
+            Some("redis") => AdapterDriver::Redis,
+            Some("nats") => {
+                return Err(given.error(
+                    "the nats adapter is not supported yet by fanoutd (use redis to run several nodes)",
+                ))
+            }
+            Some("cluster") => {
+                return Err(given.error(
+                    "the cluster adapter (UDP node discovery) is not supported by fanoutd: use redis to run several nodes",
+                ))
+            }
+            _ => return Err(given.error("expected local, redis, nats or cluster")),
+        };
+        Ok(())
+    }
+    fn default_shown(&self) -> String {
+        shown("local")
+    }
+    fn stage(&self) -> Stage {
+        Stage::Gate
+    }
+}
+
 /// A soketi option fanoutd refuses when it is given (not blank), for the reason `why`.
 pub(super) struct Refused {
     pub(super) why: &'static str,
@@ -608,9 +653,7 @@ mod tests {
     #[test]
     fn unsupported_drivers_stop_start_up() {
         let cases = [
-            ("SOKETI_ADAPTER_DRIVER", "redis"),
             ("SOKETI_ADAPTER_DRIVER", "nats"),
-            ("SOKETI_ADAPTER_DRIVER", "cluster"),
             ("SOKETI_APP_MANAGER_DRIVER", "mysql"),
             ("SOKETI_APP_MANAGER_DRIVER", "postgres"),
             ("SOKETI_APP_MANAGER_DRIVER", "dynamodb"),
@@ -629,10 +672,17 @@ mod tests {
             assert!(msg.contains("not supported yet by fanoutd"), "{msg}");
             assert!(msg.contains(&format!("{value:?}")), "{msg}");
         }
+        // The cluster adapter is refused for good, pointing at redis.
+        let msg = expect_err(load_env(&[("SOKETI_ADAPTER_DRIVER", "cluster")]));
+        assert!(msg.starts_with("SOKETI_ADAPTER_DRIVER: "), "{msg}");
+        assert!(msg.contains("use redis"), "{msg}");
         // The same from the file, named by its key.
-        let msg = expect_err(load_file(r#"{"adapter": {"driver": "redis"}}"#, &[]));
+        let msg = expect_err(load_file(r#"{"adapter": {"driver": "nats"}}"#, &[]));
         assert!(msg.starts_with("adapter.driver (config file "), "{msg}");
         assert!(msg.contains("not supported yet by fanoutd"), "{msg}");
+        // redis is supported, from the file too.
+        let c = load_file(r#"{"adapter": {"driver": "redis"}}"#, &[]).unwrap();
+        assert_eq!(c.adapter.driver, crate::config::AdapterDriver::Redis);
         let msg = expect_err(load_file(r#"{"ssl.certPath": "/c.pem"}"#, &[]));
         assert!(msg.starts_with("ssl.certPath (config file "), "{msg}");
         // The supported ones and empty TLS paths are fine (the empty strings with a warning).

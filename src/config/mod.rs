@@ -23,7 +23,7 @@
 //!   drivers are read only as `SOKETI_HOST` etc. (shells and PaaS set the bare names for other
 //!   purposes); fanoutd's own settings only as `FANOUTD_*`.
 //! * Refused rather than silently run differently: `MODE=worker`, a metrics driver other than
-//!   `prometheus`, adapter / app manager / cache / queue / rate limiter drivers other than the
+//!   `prometheus`, the `nats` and `cluster` adapters, app manager / cache / queue / rate limiter drivers other than the
 //!   in-process ones, and TLS (`SSL_CERT`, `SSL_KEY`).
 //! * Accepted without effect, each with a start-up warning ([`Config::warnings`], module
 //!   `no_effect`): sub-keys of soketi options fanoutd does not implement (`cluster.*`,
@@ -94,6 +94,8 @@ pub struct Config {
     pub auth_timestamp_window_secs: u64,
     /// The metrics listener.
     pub metrics: MetricsConfig,
+    /// `ADAPTER_DRIVER` and the Redis connection: how publishes reach the other nodes.
+    pub adapter: AdapterConfig,
     /// The apps (at least one). From `SOKETI_DEFAULT_APP_*` when the config file lists none.
     /// (As in soketi, those variables also override the fields of the file's first app.)
     pub apps: Vec<AppConfig>,
@@ -138,6 +140,36 @@ pub struct MetricsConfig {
     /// `METRICS_PROMETHEUS_PORT_IN_NAME`: `true` gives the seed's names
     /// (`soketi_6001_connected`), `false` soketi 1.x's (`soketi_connected`).
     pub port_in_name: bool,
+}
+
+/// `ADAPTER_DRIVER`: how this node reaches the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterDriver {
+    /// One node: nothing leaves it.
+    Local,
+    /// Publishes cross nodes over Redis pub/sub, in soketi's wire format.
+    Redis,
+}
+
+/// The adapter's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterConfig {
+    /// `ADAPTER_DRIVER`.
+    pub driver: AdapterDriver,
+    /// `DB_REDIS_HOST`: host name or address of the Redis server.
+    pub redis_host: String,
+    /// `DB_REDIS_PORT`.
+    pub redis_port: u16,
+    /// `DB_REDIS_DB`: the database selected (pub/sub channels are global in Redis, so this
+    /// only matters for what later uses keys).
+    pub redis_db: u32,
+    /// `DB_REDIS_USERNAME` (empty: none).
+    pub redis_username: String,
+    /// `DB_REDIS_PASSWORD` (empty: none).
+    pub redis_password: String,
+    /// `ADAPTER_REDIS_PREFIX`: soketi's channel prefix (`<prefix>#redis-adapter`); nodes
+    /// with the same prefix form one cluster.
+    pub redis_prefix: String,
 }
 
 /// One app, with soketi's per-app fields. Limits of -1 mean "no limit".
@@ -445,16 +477,16 @@ mod tests {
             ("SOKETI_QUEUE_REDIS_CONCURRENCY", "2"),
             ("SOKETI_APP_MANAGER_MYSQL_USE_V2", "true"),
             ("SOKETI_WEBHOOKS_BATCHING", "true"),
-            ("SOKETI_DB_REDIS_HOST", "10.0.0.1"),
+            ("SOKETI_DB_REDIS_KEY_PREFIX", "x"),
             ("SOKETI_SSL_CA", "/etc/ca.pem"),
             // Bare names of these are someone else's: not read, no warning.
-            ("DB_REDIS_HOST", "10.0.0.2"),
+            ("DB_REDIS_KEY_PREFIX", "y"),
         ])
         .unwrap();
         let w = c.warnings();
         let expect = [
             "SOKETI_APP_MANAGER_MYSQL_USE_V2 (appManager.mysql.useMysql2) has no effect: only the array app manager",
-            "SOKETI_DB_REDIS_HOST (database.redis.host) has no effect: no database driver",
+            "SOKETI_DB_REDIS_KEY_PREFIX (database.redis.keyPrefix) has no effect: not implemented yet",
             "SOKETI_QUEUE_REDIS_CONCURRENCY (queue.redis.concurrency) has no effect: webhooks are not sent yet",
             "SOKETI_SSL_CA (ssl.caPath) has no effect: TLS is not supported yet",
             "SOKETI_WEBHOOKS_BATCHING (webhooks.batching.enabled) has no effect: webhooks are not sent yet",

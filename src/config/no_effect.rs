@@ -21,7 +21,6 @@ pub(super) static VARIABLES: &[(&str, &str)] = &[
         "ADAPTER_CLUSTER_REQUESTS_TIMEOUT",
         "adapter.cluster.requestsTimeout",
     ),
-    ("ADAPTER_REDIS_PREFIX", "adapter.redis.prefix"),
     ("ADAPTER_REDIS_CLUSTER_MODE", "adapter.redis.clusterMode"),
     (
         "ADAPTER_REDIS_REQUESTS_TIMEOUT",
@@ -82,11 +81,6 @@ pub(super) static VARIABLES: &[(&str, &str)] = &[
     ("DB_POSTGRES_USERNAME", "database.postgres.user"),
     ("DB_POSTGRES_PASSWORD", "database.postgres.password"),
     ("DB_POSTGRES_DATABASE", "database.postgres.database"),
-    ("DB_REDIS_HOST", "database.redis.host"),
-    ("DB_REDIS_PORT", "database.redis.port"),
-    ("DB_REDIS_DB", "database.redis.db"),
-    ("DB_REDIS_USERNAME", "database.redis.username"),
-    ("DB_REDIS_PASSWORD", "database.redis.password"),
     ("DB_REDIS_KEY_PREFIX", "database.redis.keyPrefix"),
     ("DB_REDIS_SENTINELS", "database.redis.sentinels"),
     (
@@ -125,11 +119,13 @@ pub(super) static VARIABLES: &[(&str, &str)] = &[
 /// Why the settings under a config-file namespace have no effect (yet).
 pub(super) fn reason(namespace: &str) -> &'static str {
     match namespace {
-        "adapter" => "only the local adapter exists (one node)",
+        "adapter" => "the redis adapter uses only ADAPTER_REDIS_PREFIX and DB_REDIS_* so far",
         "appManager" => "only the array app manager (the config's app list) exists",
         "cache" => "only the in-process cache exists",
         "cluster" => "there is no cluster discovery",
-        "database" | "databasePooling" => "no database driver is implemented yet",
+        "database" | "databasePooling" => {
+            "not implemented yet (the redis adapter uses host, port, db, username and password)"
+        }
         "queue" => "webhooks are not sent yet, so nothing is queued",
         "rateLimiter" => "only the local rate limiter exists",
         "ssl" => "TLS is not supported yet",

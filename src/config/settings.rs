@@ -13,7 +13,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::kinds::{
-    Address, AppField, Cores, Driver, Flag, Gate, Kind, Number, Refused, Text, Whole,
+    Adapter, Address, AppField, Cores, Driver, Flag, Gate, Kind, Number, Refused, Text, Whole,
 };
 use super::sources::Given;
 use super::{ConfigError, MAX_INT};
@@ -102,6 +102,11 @@ fn valid_path_prefix(prefix: &str) -> bool {
 fn valid_metrics_prefix(prefix: &str) -> bool {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     prefix.chars().all(valid_char) && !prefix.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A host name or address: not empty, no whitespace.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty() && !host.contains(char::is_whitespace)
 }
 
 const TLS_REFUSED: &str =
@@ -541,8 +546,8 @@ pub(super) static SETTINGS: &[Setting] = &[
         env: "ADAPTER_DRIVER",
         naming: Naming::PrefixedOnly,
         key: "adapter.driver",
-        doc: "others refused for now",
-        kind: &Driver { supported: "local" },
+        doc: "`local` (one node) or `redis` (publishes cross nodes over Redis pub/sub, soketi's wire format); `nats` and `cluster` refused",
+        kind: &Adapter,
     },
     Setting {
         env: "APP_MANAGER_DRIVER",
@@ -571,6 +576,80 @@ pub(super) static SETTINGS: &[Setting] = &[
         key: "rateLimiter.driver",
         doc: "others refused for now",
         kind: &Driver { supported: "local" },
+    },
+    Setting {
+        env: "ADAPTER_REDIS_PREFIX",
+        naming: Naming::PrefixedOnly,
+        key: "adapter.redis.prefix",
+        doc: "Redis adapter: channel prefix (`<prefix>#redis-adapter`); nodes with the same prefix form one cluster",
+        kind: &Text {
+            default: "",
+            accept: |_| true,
+            expected: "expected a string",
+            set: |b, v| b.config.adapter.redis_prefix = v,
+        },
+    },
+    Setting {
+        env: "DB_REDIS_HOST",
+        naming: Naming::PrefixedOnly,
+        key: "database.redis.host",
+        doc: "Redis adapter: host name or address of the Redis server",
+        kind: &Text {
+            default: "127.0.0.1",
+            accept: valid_host,
+            expected: "expected a host name or address",
+            set: |b, v| b.config.adapter.redis_host = v,
+        },
+    },
+    Setting {
+        env: "DB_REDIS_PORT",
+        naming: Naming::PrefixedOnly,
+        key: "database.redis.port",
+        doc: "Redis adapter: port of the Redis server",
+        kind: &Whole::<u16> {
+            default: 6379,
+            min: 1,
+            max: 65_535,
+            expected: "expected a port number 1-65535",
+            set: |b, v| b.config.adapter.redis_port = v,
+        },
+    },
+    Setting {
+        env: "DB_REDIS_DB",
+        naming: Naming::PrefixedOnly,
+        key: "database.redis.db",
+        doc: "Redis adapter: database number selected on connecting",
+        kind: &Whole::<u32> {
+            default: 0,
+            min: 0,
+            max: u32::MAX as i128,
+            expected: "expected a database number ≥ 0",
+            set: |b, v| b.config.adapter.redis_db = v,
+        },
+    },
+    Setting {
+        env: "DB_REDIS_USERNAME",
+        naming: Naming::PrefixedOnly,
+        key: "database.redis.username",
+        doc: "Redis adapter: ACL user name (empty: none)",
+        kind: &Text {
+            default: "",
+            accept: |_| true,
+            expected: "expected a string",
+            set: |b, v| b.config.adapter.redis_username = v,
+        },
+    },
+    Setting {
+        env: "DB_REDIS_PASSWORD",
+        naming: Naming::PrefixedOnly,
+        key: "database.redis.password",
+        doc: "Redis adapter: password (empty: none)",
+        kind: &Text {
+            default: "",
+            accept: |_| true,
+            expected: "expected a string",
+            set: |b, v| b.config.adapter.redis_password = v,
+        },
     },
     Setting {
         env: "SSL_CERT",
@@ -761,7 +840,30 @@ pub(super) mod tests {
         ("METRICS_SERVER_PORT", Naming::Both, "9700", |c| {
             c.metrics.port == 9700
         }),
-        ("ADAPTER_DRIVER", Naming::PrefixedOnly, "local", |_| true),
+        ("ADAPTER_DRIVER", Naming::PrefixedOnly, "redis", |c| {
+            c.adapter.driver == crate::config::AdapterDriver::Redis
+        }),
+        ("ADAPTER_REDIS_PREFIX", Naming::PrefixedOnly, "p1", |c| {
+            c.adapter.redis_prefix == "p1"
+        }),
+        (
+            "DB_REDIS_HOST",
+            Naming::PrefixedOnly,
+            "redis.internal",
+            |c| c.adapter.redis_host == "redis.internal",
+        ),
+        ("DB_REDIS_PORT", Naming::PrefixedOnly, "6380", |c| {
+            c.adapter.redis_port == 6380
+        }),
+        ("DB_REDIS_DB", Naming::PrefixedOnly, "3", |c| {
+            c.adapter.redis_db == 3
+        }),
+        ("DB_REDIS_USERNAME", Naming::PrefixedOnly, "u", |c| {
+            c.adapter.redis_username == "u"
+        }),
+        ("DB_REDIS_PASSWORD", Naming::PrefixedOnly, "pw", |c| {
+            c.adapter.redis_password == "pw"
+        }),
         ("APP_MANAGER_DRIVER", Naming::PrefixedOnly, "array", |_| {
             true
         }),

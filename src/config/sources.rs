@@ -566,10 +566,10 @@ mod tests {
 
     #[test]
     fn known_but_unimplemented_soketi_keys_are_accepted_with_a_warning() {
-        let json = r#"{"cluster": {"port": 11002, "hostname": "0.0.0.0"}, "database.redis.host": "r",
+        let json = r#"{"cluster": {"port": 11002, "hostname": "0.0.0.0"}, "database.redis.keyPrefix": "r",
             "queue": {"redis": {"concurrency": 2}}, "webhooks.batching.enabled": true,
             "cors": {"origin": ["*"]}, "databasePooling.enabled": false, "instance.process_id": 1,
-            "adapter.redis.prefix": "p", "appManager.cache.enabled": true, "ssl.passphrase": "x",
+            "adapter.redis.clusterMode": false, "appManager.cache.enabled": true, "ssl.passphrase": "x",
             "rateLimiter.redis.clusterMode": false, "cache.redis.redisOptions": {"a": 1}}"#;
         let c = load_file(json, &[]).unwrap();
         let warnings = c.warnings();

@@ -140,6 +140,11 @@ pub fn render(out: &mut Vec<u8>, ctx: &ScrapeContext<'_>) {
                 write_int(out, ctx.stats.reactor_sum(counter));
                 out.push(b'\n');
             }
+            Source::Bus(counter) => {
+                write_port_only_sample(out, &line, port);
+                write_int(out, ctx.stats.bus.value(counter));
+                out.push(b'\n');
+            }
             Source::Rejections => {
                 line.extend_from_slice(b"{reason=\"");
                 for (why, reason) in REJECTION_NAMES.iter().enumerate() {
@@ -323,7 +328,7 @@ pub fn escape_help(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::metrics::stats::{AppCounter, ReactorCounter, Rejection};
+    use crate::metrics::stats::{AppCounter, BusCounter, ReactorCounter, Rejection};
     use std::collections::{HashMap, HashSet};
 
     /// One parsed sample: name, labels (in order), value.
@@ -571,6 +576,10 @@ pub(crate) mod tests {
         for ns in [2_000_000_000, 600_000] {
             r1.observe_latency_ns(ns);
         }
+        // Dropped stays 0: a family with nothing counted yet is still written.
+        s.bus.bump(BusCounter::Published);
+        s.bus.bump(BusCounter::Published);
+        s.bus.bump(BusCounter::Received);
         s
     }
 
@@ -700,6 +709,15 @@ soketi_6001_publish_flush_latency_seconds_bucket{port="6001",le="1"} 4
 soketi_6001_publish_flush_latency_seconds_bucket{port="6001",le="+Inf"} 5
 soketi_6001_publish_flush_latency_seconds_sum{port="6001"} 2.00375
 soketi_6001_publish_flush_latency_seconds_count{port="6001"} 5
+# HELP soketi_6001_adapter_published_messages_total Total amount of messages this node published to the other nodes (Redis adapter).
+# TYPE soketi_6001_adapter_published_messages_total counter
+soketi_6001_adapter_published_messages_total{port="6001"} 2
+# HELP soketi_6001_adapter_received_messages_total Total amount of messages from other nodes delivered to this node's reactors.
+# TYPE soketi_6001_adapter_received_messages_total counter
+soketi_6001_adapter_received_messages_total{port="6001"} 1
+# HELP soketi_6001_adapter_dropped_messages_total Total amount of messages not published to the other nodes because the queue to the bus was full or the bus was down.
+# TYPE soketi_6001_adapter_dropped_messages_total counter
+soketi_6001_adapter_dropped_messages_total{port="6001"} 0
 "##;
 
     /// The process families (no `process_virtual_memory_max_bytes`: unlimited).
@@ -921,8 +939,9 @@ fanoutd_process_max_fds{port="7001"} 20000
             process: Some(&snap),
         };
         let samples = check_exposition(&render_to_string(&ctx));
-        // 12 app families x apps, 2 x 2 reactors, 1, 6 reasons, 15 histogram lines, 7 process.
-        assert_eq!(samples.len(), 12 * apps + 4 + 1 + 6 + 15 + 7);
+        // 12 app families x apps, 2 x 2 reactors, 1, 6 reasons, 15 histogram lines, 3 bus,
+        // 7 process.
+        assert_eq!(samples.len(), 12 * apps + 4 + 1 + 6 + 15 + 3 + 7);
         let sent: Vec<f64> = samples
             .iter()
             .filter(|s| s.0 == "soketi_6001_ws_messages_sent_total")

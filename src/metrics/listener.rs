@@ -153,6 +153,7 @@ impl MetricsServer {
             },
             pending_body_bytes: Default::default(),
             lister: None,
+            adapter: Arc::new(crate::adapter::Local),
             config,
         });
         let reactor = Reactor::new(0, poll, listener, shared.clone(), spares);

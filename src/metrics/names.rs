@@ -14,7 +14,7 @@
 //! (`socket_received_bytes`, …), so `promtool check metrics` reports lint warnings (exit 3)
 //! for them by design.
 
-use super::stats::{AppCounter, ReactorCounter};
+use super::stats::{AppCounter, BusCounter, ReactorCounter};
 
 /// Prometheus metric type, as written on the `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,8 @@ pub enum Source {
     PerReactorNanosAsSeconds(ReactorCounter),
     /// One sample, summed over reactors; label `port`.
     ReactorTotal(ReactorCounter),
+    /// One sample from the bus counters; label `port`.
+    Bus(BusCounter),
     /// One sample per [`REJECTION_NAMES`](super::stats::REJECTION_NAMES) entry, summed over
     /// reactors; labels `reason`, `port`.
     Rejections,
@@ -111,7 +113,7 @@ const fn family(suffix: &'static str, kind: Kind, help: &'static str, source: So
 use Kind::{Counter, Gauge, Histogram};
 
 /// Every family, in exposition order.
-pub const FAMILIES: [Family; 34] = [
+pub const FAMILIES: [Family; 37] = [
     // soketi's own families, HELP texts verbatim (docs/compat.md, `metric-help`).
     family(
         "connected",
@@ -215,6 +217,24 @@ pub const FAMILIES: [Family; 34] = [
         Histogram,
         "Time from a publish being accepted (REST call or client event) until its frames were written to the subscribers' sockets, per reactor that delivered it.",
         Source::LatencyHistogram,
+    ),
+    family(
+        "adapter_published_messages_total",
+        Counter,
+        "Total amount of messages this node published to the other nodes (Redis adapter).",
+        Source::Bus(BusCounter::Published),
+    ),
+    family(
+        "adapter_received_messages_total",
+        Counter,
+        "Total amount of messages from other nodes delivered to this node's reactors.",
+        Source::Bus(BusCounter::Received),
+    ),
+    family(
+        "adapter_dropped_messages_total",
+        Counter,
+        "Total amount of messages not published to the other nodes because the queue to the bus was full or the bus was down.",
+        Source::Bus(BusCounter::Dropped),
     ),
     // The standard process collector (client_golang names, unprefixed, no labels).
     family(

@@ -250,9 +250,40 @@ impl ReactorStats {
     }
 }
 
+/// A counter of the inter-node bus (the adapter), one per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusCounter {
+    /// Messages published to the other nodes.
+    Published = 0,
+    /// Messages from other nodes handed to the reactors.
+    Received,
+    /// Messages not published: the queue to the bus was full or the bus was down.
+    Dropped,
+}
+
+/// The bus counters: a small block of its own, written by the adapter's threads (and by a
+/// reactor whose hand-off to a full queue fails), read by the metrics thread.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct BusCells([AtomicU64; 3]);
+
+impl BusCells {
+    /// Adds one to `c` (any thread).
+    pub fn bump(&self, c: BusCounter) {
+        self.0[c as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Reads `c` (any thread).
+    pub fn value(&self, c: BusCounter) -> u64 {
+        self.0[c as usize].load(Relaxed)
+    }
+}
+
 /// The stats of every reactor, shared with the metrics thread.
 pub struct Stats {
     reactors: Box<[ReactorStats]>,
+    /// The inter-node bus (all zero with the local adapter).
+    pub bus: BusCells,
 }
 
 impl Stats {
@@ -260,6 +291,7 @@ impl Stats {
     pub fn new(reactors: usize, apps: usize) -> Stats {
         Stats {
             reactors: (0..reactors).map(|_| ReactorStats::new(apps)).collect(),
+            bus: BusCells::default(),
         }
     }
 

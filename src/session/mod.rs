@@ -93,12 +93,35 @@ pub struct Shared {
     /// Bytes that unfinished request bodies hold now, all reactors together (capped by
     /// `config.http.max_pending_body_bytes`).
     pub pending_body_bytes: std::sync::atomic::AtomicU64,
+    /// Where publishes go to the other nodes (`Local`: nowhere).
+    pub adapter: Arc<dyn crate::adapter::Adapter>,
 }
 
 impl Shared {
     /// `true` once the graceful shutdown has begun.
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Relaxed)
+    }
+}
+
+/// Hands a publish to the reactors that hold subscribers of its channels (every reactor for
+/// a server-to-user channel: the user index is per reactor), except reactor `from`, which
+/// delivered it itself. Used for local publishes and for those from other nodes.
+pub(crate) fn route_publish(shared: &Shared, p: &Arc<inbox::Publish>, from: Option<u8>) {
+    let reactors = shared.inboxes.len();
+    let mut to = ReactorSet::default();
+    for item in &p.items {
+        if item.channel.starts_with(SERVER_TO_USER_PREFIX) {
+            to = ReactorSet::all(reactors);
+            break;
+        }
+        to.union(shared.directory.reactors(p.app as usize, &item.channel));
+    }
+    if let Some(id) = from {
+        to.remove(id);
+    }
+    for r in to.iter() {
+        shared.inboxes[r as usize].push(Command::Publish(p.clone()));
     }
 }
 
@@ -759,26 +782,21 @@ impl Context {
         self.drain_inbox();
         let p = Arc::new(p);
         self.deliver_publish(&p);
-        let reactors = self.shared.inboxes.len();
-        if reactors == 1 {
-            return;
+        if self.shared.inboxes.len() > 1 {
+            route_publish(&self.shared, &p, Some(self.id));
         }
-        let mut to = ReactorSet::default();
-        for item in &p.items {
-            if item.channel.starts_with(SERVER_TO_USER_PREFIX) {
-                // The user index is per reactor: any of them may hold that user's sockets.
-                to = ReactorSet::all(reactors);
-                break;
+        let adapter = &self.shared.adapter;
+        if adapter.enabled() {
+            let mut except = String::new();
+            if let Some(s) = p.except {
+                s.socket_id(&mut except);
             }
-            to.union(
-                self.shared
-                    .directory
-                    .reactors(p.app as usize, &item.channel),
-            );
-        }
-        to.remove(self.id);
-        for r in to.iter() {
-            self.shared.inboxes[r as usize].push(Command::Publish(p.clone()));
+            let except = p.except.map(|_| except.as_str());
+            let app = self.shared.apps.get(p.app as usize);
+            for item in &p.items {
+                let json = &item.frame[item.frame.len() - item.payload_len..];
+                adapter.broadcast(app.id(), &item.channel, json, except);
+            }
         }
     }
 

@@ -49,6 +49,7 @@ fn fixture_with(config: Config) -> Fixture {
         service: super::Service::Public,
         pending_body_bytes: Default::default(),
         lister: None,
+        adapter: Arc::new(crate::adapter::Local),
         config,
     });
     Fixture {

@@ -217,7 +217,7 @@ fn bad_environment_values_stop_start_up_naming_the_variable() {
         ("SOKETI_PORT", "abc"),
         ("SOKETI_PORT", "70000"),
         ("SOKETI_METRICS_DRIVER", "statsd"),
-        ("SOKETI_ADAPTER_DRIVER", "redis"),
+        ("SOKETI_ADAPTER_DRIVER", "cluster"),
         ("SOKETI_APP_MANAGER_DRIVER", "mysql"),
         ("SOKETI_MODE", "worker"),
         ("SOKETI_SHUTDOWN_GRACE_PERIOD", "soon"),
