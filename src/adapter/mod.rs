@@ -3,7 +3,7 @@
 //! [`Adapter::broadcast`] is called by a reactor after it has delivered a publish locally
 //! (REST events and client events, [`crate::session::Context::publish`]); it must never wait.
 //! [`Local`] does nothing (one node). [`redis::Redis`] speaks soketi's inter-node protocol
-//! (spec §4.5) over Redis pub/sub on threads of its own: the reactor only encodes the
+//! (docs/compat.md, `redis-adapter`) over Redis pub/sub on threads of its own: the reactor only encodes the
 //! envelope and hands it to a bounded queue; what arrives from the other nodes is decoded once
 //! per node and enters the reactors as the same `Command::Publish` a local publish becomes
 //! ([`deliver`]).
@@ -56,7 +56,7 @@ impl Adapter for Local {
     }
 }
 
-/// soketi's broadcast envelope (spec §4.5), in soketi's key order:
+/// soketi's broadcast envelope (docs/compat.md, `redis-adapter`), in soketi's key order:
 /// `{"uuid":…,"appId":…,"channel":…,"data":"<Pusher message JSON>","exceptingId":…|null}`.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Envelope<'a> {

@@ -1,4 +1,4 @@
-//! The Redis adapter: soketi's broadcast over Redis pub/sub (spec §4.5), with the `redis`
+//! The Redis adapter: soketi's broadcast over Redis pub/sub (docs/compat.md, `redis-adapter`), with the `redis`
 //! crate's blocking client on two threads of its own.
 //!
 //! * Out: a reactor encodes the envelope and `try_send`s it into a bounded queue

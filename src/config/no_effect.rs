@@ -15,7 +15,7 @@
 //! paragraph, rendered from here).
 
 /// soketi's variables (without `SOKETI_`) that fanoutd accepts without using, with their
-/// config-file keys (spec §4.2).
+/// config-file keys (soketi 1.6.1's settings).
 pub(super) static VARIABLES: &[(&str, &str)] = &[
     (
         "ADAPTER_CLUSTER_REQUESTS_TIMEOUT",
