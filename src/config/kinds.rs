@@ -363,16 +363,26 @@ impl Kind for Gate {
     }
 }
 
-/// A soketi driver of which fanoutd implements only `supported`.
+/// A soketi driver of which fanoutd implements only `supported`. When `idle` is set, the
+/// supported driver does nothing yet either: naming it is accepted with a start-up warning
+/// (`idle` says why).
 pub(super) struct Driver {
     pub(super) supported: &'static str,
+    pub(super) idle: Option<&'static str>,
 }
 
 impl Kind for Driver {
     fn set_default(&self, _: &mut Building) {}
-    fn read(&self, given: &Given, _: &mut Building) -> Result<(), ConfigError> {
+    fn read(&self, given: &Given, b: &mut Building) -> Result<(), ConfigError> {
         match given.text().map(str::trim) {
-            Some(v) if v == self.supported => Ok(()),
+            Some(v) if v == self.supported => {
+                if let Some(why) = self.idle {
+                    b.config
+                        .no_effect
+                        .push(format!("{}: {v:?} has no effect: {why}", given.origin));
+                }
+                Ok(())
+            }
             Some(_) => Err(given.error(&format!(
                 "not supported yet by fanoutd (only {:?} is available)",
                 self.supported
@@ -685,7 +695,8 @@ mod tests {
         assert_eq!(c.adapter.driver, crate::config::AdapterDriver::Redis);
         let msg = expect_err(load_file(r#"{"ssl.certPath": "/c.pem"}"#, &[]));
         assert!(msg.starts_with("ssl.certPath (config file "), "{msg}");
-        // The supported ones and empty TLS paths are fine (the empty strings with a warning).
+        // The supported ones and empty TLS paths are fine (the empty strings with a warning,
+        // and the sync queue too: there are no webhooks to queue yet).
         let ok = r#"{"adapter.driver": "local", "appManager.driver": "array", "cache.driver": "memory",
             "queue.driver": "sync", "rateLimiter.driver": "local", "ssl": {"certPath": "", "keyPath": ""},
             "metrics.driver": "prometheus", "mode": "full"}"#;
@@ -698,9 +709,10 @@ mod tests {
             },
             Config::default()
         );
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].starts_with("ssl.certPath (config file "));
-        assert!(warnings[0].ends_with(": an empty value has no effect: the default is used"));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("queue.driver (config file "));
+        assert!(warnings[1].starts_with("ssl.certPath (config file "));
+        assert!(warnings[1].ends_with(": an empty value has no effect: the default is used"));
     }
 
     #[test]

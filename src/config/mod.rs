@@ -242,7 +242,7 @@ impl Config {
         let mut config = built.config;
         config.apps = apps::build_apps(&mut inputs, &built.limits)?;
         sources::reject_unknown_keys(&mut inputs)?;
-        config.no_effect = inputs.warnings;
+        config.no_effect.extend(inputs.warnings);
         Ok(config)
     }
 
@@ -460,6 +460,19 @@ mod tests {
 
     /// Settings soketi would use and fanoutd does not (yet) are accepted, each named once in
     /// a warning; settings that work give none.
+    #[test]
+    fn naming_the_sync_queue_is_accepted_with_a_warning() {
+        let c = load_env(&[("SOKETI_QUEUE_DRIVER", "sync")]).unwrap();
+        assert_eq!(
+            c.warnings(),
+            vec![
+                "SOKETI_QUEUE_DRIVER: \"sync\" has no effect: webhooks are not sent yet, so there is nothing to queue"
+                    .to_string()
+            ]
+        );
+        assert!(load_env(&[("SOKETI_QUEUE_DRIVER", "redis")]).is_err());
+    }
+
     #[test]
     fn settings_without_effect_are_warned_about_once_each() {
         assert!(Config::default().warnings().is_empty());

@@ -554,28 +554,40 @@ pub(super) static SETTINGS: &[Setting] = &[
         naming: Naming::PrefixedOnly,
         key: "appManager.driver",
         doc: "others refused for now",
-        kind: &Driver { supported: "array" },
+        kind: &Driver {
+            supported: "array",
+            idle: None,
+        },
     },
     Setting {
         env: "CACHE_DRIVER",
         naming: Naming::PrefixedOnly,
         key: "cache.driver",
         doc: "others refused for now",
-        kind: &Driver { supported: "memory" },
+        kind: &Driver {
+            supported: "memory",
+            idle: None,
+        },
     },
     Setting {
         env: "QUEUE_DRIVER",
         naming: Naming::PrefixedOnly,
         key: "queue.driver",
         doc: "others refused for now",
-        kind: &Driver { supported: "sync" },
+        kind: &Driver {
+            supported: "sync",
+            idle: Some("webhooks are not sent yet, so there is nothing to queue"),
+        },
     },
     Setting {
         env: "RATE_LIMITER_DRIVER",
         naming: Naming::PrefixedOnly,
         key: "rateLimiter.driver",
         doc: "others refused for now",
-        kind: &Driver { supported: "local" },
+        kind: &Driver {
+            supported: "local",
+            idle: None,
+        },
     },
     Setting {
         env: "ADAPTER_REDIS_PREFIX",
