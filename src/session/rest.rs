@@ -203,6 +203,12 @@ impl Context {
         };
         let window = self.shared.config.auth_timestamp_window_secs;
         if let Err(e) = auth::precheck_rest_query(head.query, app.key(), unix_now(), window) {
+            debug_log!(
+                self,
+                "REST {}: refused before its body: {}",
+                head.path,
+                e.message()
+            );
             self.respond_error(req, ApiError::new(401, e.message()));
             return false;
         }
@@ -243,6 +249,12 @@ impl Context {
         if let Err(e) =
             auth::verify_rest_request(&signed, app.key(), app.secret(), unix_now(), window)
         {
+            debug_log!(
+                self,
+                "REST {}: signature refused: {}",
+                head.path,
+                e.message()
+            );
             self.respond_error(req, ApiError::new(401, e.message()));
             return Api::Answered;
         }

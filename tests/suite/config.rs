@@ -520,4 +520,17 @@ fn debug_logs_connections_subscriptions_auth_failures_and_closes() {
             "{line:?} should contain {want:?}\n{err}"
         );
     }
+    // A REST call with a bad signature is an auth failure too.
+    let r = rest(
+        bin.addr,
+        "app-id",
+        "app-key",
+        "wrong",
+        "GET",
+        "/channels",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 401);
+    stderr_with(&bin, &["REST /apps/app-id/channels: signature refused"]);
 }
