@@ -628,9 +628,15 @@ impl Context {
                 // bounds the wait should it not.
                 if since_mark >= request {
                     let phase = c.phase;
-                    self.conn_mut(idx).clear(flags::AWAITING);
+                    let c = self.conn_mut(idx);
+                    c.clear(flags::AWAITING);
+                    let listing = c.extra.as_mut().and_then(|e| e.deferred.take()).is_some();
                     match phase {
                         Phase::WebSocket => self.opened(idx, Answer::Unavailable, None),
+                        _ if listing => {
+                            let body = br#"{"error":"The channel listing took too long. Try again shortly.","code":503}"#;
+                            self.respond_json(Req::last(idx), 503, body);
+                        }
                         _ => self.store_unavailable(Req::last(idx)),
                     }
                 }
