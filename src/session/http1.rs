@@ -39,6 +39,16 @@ pub(crate) struct Req {
 }
 
 impl Req {
+    /// The request `head` on connection `idx`.
+    pub(crate) fn of(idx: u32, head: &Head<'_>) -> Req {
+        Req {
+            idx,
+            keep_alive: head.keep_alive,
+            head_only: head.method == Method::Head,
+            http10: head.minor_version == 0,
+        }
+    }
+
     /// A response after which the connection closes (errors before a request was
     /// understood, timeouts).
     pub(crate) fn last(idx: u32) -> Req {
@@ -191,12 +201,7 @@ impl Context {
         scanner: Scanner,
         all: usize,
     ) -> usize {
-        let req = Req {
-            idx,
-            keep_alive: head.keep_alive,
-            head_only: head.method == Method::Head,
-            http10: head.minor_version == 0,
-        };
+        let req = Req::of(idx, head);
         let first = self
             .conn(idx)
             .extra
@@ -396,12 +401,7 @@ impl Context {
     }
 
     fn handle_request(&mut self, idx: u32, head: &Head<'_>, body: &[u8]) -> Next {
-        let req = Req {
-            idx,
-            keep_alive: head.keep_alive,
-            head_only: head.method == Method::Head,
-            http10: head.minor_version == 0,
-        };
+        let req = Req::of(idx, head);
         match &self.shared.service {
             Service::Public => self.route(req, head, body),
             Service::Metrics { state, .. } => {

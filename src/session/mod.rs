@@ -256,16 +256,21 @@ impl Context {
         }
     }
 
-    /// A late app-store answer for the connection in `slot`: a WebSocket finishes opening
-    /// with it; an HTTP request keeps it and runs again. Either way the held input resumes.
-    fn app_answered(&mut self, slot: u32, gen: u32, answer: Answer) {
-        let waiting = self.slots.get(slot as usize).is_some_and(|s| {
+    /// `true` when connection `slot` is still generation `gen` and waits for an answer from
+    /// off the reactor (a late one for a connection gone or timed out is dropped).
+    fn awaiting(&self, slot: u32, gen: u32) -> bool {
+        self.slots.get(slot as usize).is_some_and(|s| {
             s.gen == gen
                 && s.conn
                     .as_ref()
                     .is_some_and(|c| c.has(flags::AWAITING) && !c.has(flags::DEAD))
-        });
-        if !waiting {
+        })
+    }
+
+    /// A late app-store answer for the connection in `slot`: a WebSocket finishes opening
+    /// with it; an HTTP request keeps it and runs again. Either way the held input resumes.
+    fn app_answered(&mut self, slot: u32, gen: u32, answer: Answer) {
+        if !self.awaiting(slot, gen) {
             return; // the connection is gone (or timed out waiting)
         }
         let c = self.conn_mut(slot);
@@ -281,12 +286,7 @@ impl Context {
     /// A listing built off the reactor: write it as the response its request waits for,
     /// then let the connection's held input go on.
     fn listed(&mut self, slot: u32, gen: u32, body: Vec<u8>) {
-        let waiting = self.slots.get(slot as usize).is_some_and(|s| {
-            s.gen == gen
-                && s.conn.as_ref().is_some_and(|c| {
-                    c.has(flags::AWAITING) && !c.has(flags::DEAD) && c.phase == Phase::Http
-                })
-        });
+        let waiting = self.awaiting(slot, gen) && self.conn(slot).phase == Phase::Http;
         let deferred = waiting
             .then(|| self.conn_mut(slot).extra.as_mut()?.deferred.take())
             .flatten();

@@ -177,13 +177,7 @@ impl Context {
         }
         let (app_id, route) = rest.split_once('/').unwrap_or((rest, ""));
         let segments: Vec<&str> = route.split('/').collect();
-        let Some(allowed) = api_method(&segments) else {
-            self.not_found(req);
-            return false;
-        };
-        let method = method_name(head.method);
-        if method != allowed && !(allowed == "GET" && method == "HEAD") {
-            self.method_not_allowed(req, allowed);
+        if !self.api_route_allowed(req, head.method, &segments) {
             return false;
         }
         let app_id = http::percent_decode(app_id, false);
@@ -215,6 +209,21 @@ impl Context {
         true
     }
 
+    /// Answers 404 for a path that is no API route and 405 for a method the route does not
+    /// take; `true` when the request may go on.
+    fn api_route_allowed(&mut self, req: Req, method: Method, segments: &[&str]) -> bool {
+        let Some(allowed) = api_method(segments) else {
+            self.not_found(req);
+            return false;
+        };
+        let method = method_name(method);
+        if method != allowed && !(allowed == "GET" && method == "HEAD") {
+            self.method_not_allowed(req, allowed);
+            return false;
+        }
+        true
+    }
+
     /// A REST request whose app store could not answer: 503, retry later.
     pub(crate) fn store_unavailable(&mut self, req: Req) {
         let body = br#"{"error":"The app store is unavailable. Try again shortly.","code":503}"#;
@@ -231,12 +240,7 @@ impl Context {
     fn api_call(&mut self, req: Req, head: &Head<'_>, app: &App, route: &str, body: &[u8]) -> Api {
         let method = method_name(head.method);
         let segments: Vec<&str> = route.split('/').collect();
-        let Some(allowed) = api_method(&segments) else {
-            self.not_found(req);
-            return Api::Answered;
-        };
-        if method != allowed && !(allowed == "GET" && method == "HEAD") {
-            self.method_not_allowed(req, allowed);
+        if !self.api_route_allowed(req, head.method, &segments) {
             return Api::Answered;
         }
         let signed = RestRequest {

@@ -393,7 +393,7 @@ impl Context {
                     .shared
                     .directory
                     .subscribe(app.idx, ch, self.id, first_here);
-                self.join_local(idx, app_idx, ch, t.occupied());
+                self.join_local(idx, &app, ch, t.occupied());
                 self.send_with(idx, |m| event::subscription_succeeded(m, ch));
             }
             Some((user_id, info)) => {
@@ -438,14 +438,15 @@ impl Context {
     }
 
     /// Adds slot `idx` to the local channel and records the subscription both ways.
-    fn join_local(&mut self, idx: u32, app: u32, ch: &str, occupied: bool) -> u32 {
+    fn join_local(&mut self, idx: u32, app_ref: &App, ch: &str, occupied: bool) -> u32 {
+        let app = app_ref.idx as u32;
         let (chan, pos) = self.channels.add(app, ch, idx);
         self.conn_mut(idx).subs.push(Sub { chan, pos });
         let s = self.stats.reactor(self.id as usize);
         s.add_gauge(app as usize, AppCounter::Subscriptions, 1);
         if occupied {
             s.add_gauge(app as usize, AppCounter::OccupiedChannels, 1);
-            self.shared.apps.get(app as usize).count_channel(1);
+            app_ref.count_channel(1);
         }
         chan
     }
@@ -477,7 +478,7 @@ impl Context {
         ) else {
             return false;
         };
-        let chan = self.join_local(idx, app.idx as u32, ch, joined.transitions.occupied());
+        let chan = self.join_local(idx, app, ch, joined.transitions.occupied());
         self.channels.get_mut(chan).joiners.push((idx, joined.seq));
         self.conn_mut(idx)
             .extra_mut()
